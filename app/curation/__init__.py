@@ -1,0 +1,1 @@
+"""Curation: pure functions over examples (health findings, duplicates, PII, splits, export)."""

@@ -1,0 +1,1 @@
+"""Turning uploaded files into examples: one parser per format behind one registry."""

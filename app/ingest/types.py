@@ -1,0 +1,53 @@
+"""Plain data passed between the parsers, the pipeline and the curation functions."""
+
+from dataclasses import dataclass, field
+
+from app.settings import Settings
+
+
+class IngestError(Exception):
+    """A file that cannot be read; the message is shown to the user as is: what is wrong, what to do."""
+
+
+@dataclass
+class ExampleDraft:
+    """An example a parser found in a file, before it is stored."""
+
+    instruction: str
+    output: str
+    input: str = ""
+    kind: str = "draft"  # one of app.models.TASK_KINDS
+    source_ref: str | None = None  # where in the file: "row 12", "message 3", "section: Findings"
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ParsedFile:
+    """What one file (or one member of an archive) yielded."""
+
+    filename: str  # display name; archive members: "archive.zip/inner/path.eml"
+    data: bytes  # the original bytes, stored content-addressed by the pipeline
+    format: str  # txt, md, docx, pdf, eml, mbox, csv, json, jsonl
+    examples: list[ExampleDraft] = field(default_factory=list)
+    error: str | None = None  # set when the file was refused: the reason and what to do
+    columns: list[str] | None = None  # set when a table's columns need a mapping from the user
+    warnings: list[str] = field(default_factory=list)  # e.g. "3 rows skipped: row 4 has no output"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload limits, taken from settings so an admin can change them."""
+
+    max_file_bytes: int
+    max_archive_entries: int
+    max_archive_expanded_bytes: int
+    max_archive_ratio: int
+    max_pdf_pages: int
+    max_csv_rows: int
+    max_line_chars: int
+    max_example_chars: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Limits":
+        """The limits configured in `settings`."""
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})

@@ -1,0 +1,29 @@
+"""The FastAPI application: pages, htmx partials, the JSON API and static files."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.routes import datasets, examples, health, uploads
+from app.templating import ROOT
+
+
+def create_app() -> FastAPI:
+    """Build the web application (never imports torch, transformers or peft)."""
+    app = FastAPI(title="Lastmile", version="0.1.0", docs_url="/docs", redoc_url=None)
+    static = ROOT / "static"
+    Path(static / "vendor").mkdir(parents=True, exist_ok=True)
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    for module in (health, uploads, examples, datasets):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/examples", status_code=303)
+
+    return app
+
+
+app = create_app()

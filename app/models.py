@@ -1,0 +1,185 @@
+"""SQLAlchemy models: every table that holds user data carries a workspace_id."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TASK_KINDS = ("draft", "summarise", "classify", "extract")
+SPLITS = ("train", "heldout")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the one clock every timestamp uses."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a JSON type map."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Workspace(Base):
+    """A team's space: its documents, examples and datasets are invisible to other workspaces."""
+
+    __tablename__ = "workspaces"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Document(Base):
+    """One uploaded file, content-addressed by sha256 within its workspace."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("workspace_id", "sha256", name="uq_documents_workspace_sha"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(20))
+    # stored → parsed | failed | needs_mapping
+    status: Mapped[str] = mapped_column(String(20), default="stored")
+    error: Mapped[str | None] = mapped_column(Text)
+    example_count: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    columns: Mapped[list[str] | None] = mapped_column(JSON)
+    column_mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImportBatch(Base):
+    """One upload action; the database (not Celery) records its state and progress."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    # queued → running → done | failed
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    total_files: Mapped[int] = mapped_column(Integer, default=0)
+    done_files: Mapped[int] = mapped_column(Integer, default=0)
+    example_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    items: Mapped[list["ImportItem"]] = relationship(
+        back_populates="batch", order_by="ImportItem.position", cascade="all, delete-orphan"
+    )
+
+
+class ImportItem(Base):
+    """The per-file result of a batch: what the user sees next to each file name."""
+
+    __tablename__ = "import_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(500))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    # pending → parsed | failed | duplicate | needs_mapping
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    message: Mapped[str | None] = mapped_column(Text)
+    example_count: Mapped[int] = mapped_column(Integer, default=0)
+    batch: Mapped[ImportBatch] = relationship(back_populates="items")
+
+
+class Example(Base):
+    """A training example: instruction, optional input, and the reference output."""
+
+    __tablename__ = "examples"
+    __table_args__ = (
+        Index("ix_examples_ws_kind", "workspace_id", "kind"),
+        Index("ix_examples_ws_split", "workspace_id", "split"),
+        Index("ix_examples_ws_hash", "workspace_id", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"), index=True
+    )
+    source_ref: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="draft")
+    instruction: Mapped[str] = mapped_column(Text, default="")
+    input: Mapped[str] = mapped_column(Text, default="")
+    output: Mapped[str] = mapped_column(Text, default="")
+    included: Mapped[bool] = mapped_column(Boolean, default=True)
+    split: Mapped[str] = mapped_column(String(10), default="train")
+    # True once a person chose the split, so automatic re-splitting leaves it alone.
+    split_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    tags: Mapped[list["ExampleTag"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    flags: Mapped[list["ExampleFlag"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    document: Mapped[Document | None] = relationship()
+
+
+class ExampleTag(Base):
+    """A free-form label on an example."""
+
+    __tablename__ = "example_tags"
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class ExampleFlag(Base):
+    """A quality finding on an example (duplicate, short output, PII, too long, ...)."""
+
+    __tablename__ = "example_flags"
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Dataset(Base):
+    """A named selection of examples ("Client reports", "Support replies")."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_datasets_workspace_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetExample(Base):
+    """Membership of an example in a dataset."""
+
+    __tablename__ = "dataset_examples"
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    example_id: Mapped[int] = mapped_column(
+        ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DatasetSnapshot(Base):
+    """A frozen, hashed copy of a dataset's included examples; training runs point at one."""
+
+    __tablename__ = "dataset_snapshots"
+    __table_args__ = (UniqueConstraint("dataset_id", "sha256", name="uq_snapshots_dataset_sha"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    example_count: Mapped[int] = mapped_column(Integer)
+    train_count: Mapped[int] = mapped_column(Integer)
+    heldout_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

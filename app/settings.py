@@ -1,0 +1,70 @@
+"""Lastmile settings, read from LASTMILE_* environment variables and an optional .env file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a Lastmile install; defaults give the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="LASTMILE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite database, originals, artifacts.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    broker_url: str = Field("", description="Celery broker; empty means an embedded SQLite broker in data_dir.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Upload limits: every one of them is a setting so an admin can raise it knowingly.
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_archive_entries: int = 2000
+    max_archive_expanded_bytes: int = 500 * 1024 * 1024
+    max_archive_ratio: int = 100
+    max_pdf_pages: int = 500
+    max_csv_rows: int = 50_000
+    max_line_chars: int = 1_000_000
+    max_example_chars: int = 200_000
+
+    # Token counting uses the base model's tokenizer through the light `tokenizers` library.
+    default_model: str = "smollm2-135m-instruct"
+    context_tokens: int = 2048
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or SQLite inside the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'lastmile.sqlite'}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The configured broker, or kombu's SQLAlchemy transport on SQLite (needs no server)."""
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+
+    @property
+    def originals_dir(self) -> Path:
+        """Content-addressed store of uploaded files."""
+        return self.data_dir / "originals"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model cache (converted safetensors and tokenizer files)."""
+        return self.data_dir / "models"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Frozen dataset snapshots (JSONL), named by their hash."""
+        return self.data_dir / "snapshots"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
