@@ -26,9 +26,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    """Declarative base with a JSON type map."""
-
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+    """Declarative base of every Lastmile table."""
 
 
 class Workspace(Base):
@@ -68,6 +66,8 @@ class ImportBatch(Base):
     __tablename__ = "import_batches"
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    # upload | paste | sample | mapping
+    source: Mapped[str] = mapped_column(String(20), default="upload")
     # queued → running → done | failed
     state: Mapped[str] = mapped_column(String(20), default="queued")
     total_files: Mapped[int] = mapped_column(Integer, default=0)
@@ -90,6 +90,10 @@ class ImportItem(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(500))
+    # The stored original, written by the web before the task is published.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    parent_item_id: Mapped[int | None] = mapped_column(ForeignKey("import_items.id", ondelete="CASCADE"))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     # pending → parsed | failed | duplicate | needs_mapping
     status: Mapped[str] = mapped_column(String(20), default="pending")

@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="Folder for the SQLite database, originals, artifacts.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
-    broker_url: str = Field("", description="Celery broker; empty means an embedded SQLite broker in data_dir.")
+    broker_url: str = Field(
+        "", description="Celery broker; empty means an embedded SQLite broker in data_dir."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

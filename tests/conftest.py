@@ -124,7 +124,11 @@ def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
 
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed in teardown
     proc = subprocess.Popen(
-        worker_command("ingest,gpu", 1), cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        worker_command("ingest,gpu", 1),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

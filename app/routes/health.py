@@ -28,7 +28,10 @@ async def healthz() -> JSONResponse:
         "broker": await run_in_threadpool(broker_reachable),
     }
     down = [name for name, ok in checks.items() if not ok]
-    body = {"status": "ok" if not down else "down", "checks": {k: "ok" if v else "down" for k, v in checks.items()}}
+    body = {
+        "status": "ok" if not down else "down",
+        "checks": {k: "ok" if v else "down" for k, v in checks.items()},
+    }
     if down:
         body["down"] = down
     return JSONResponse(body, status_code=503 if down else 200)
