@@ -13,7 +13,13 @@ test: setup chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -rs
 
-setup: $(STAMP) static/vendor/.installed
+MODEL := data/models/smollm2-135m-instruct/lastmile-model.json
+
+setup: $(STAMP) static/vendor/.installed $(MODEL)
+
+# The bundled model is converted once from its GGUF file into a safetensors cache (about 20 s).
+$(MODEL): $(STAMP)
+	$(BIN)/lastmile import-model
 
 # torch is pinned: the CPU wheel lies on disk here, an unpinned torch pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml

@@ -1,4 +1,4 @@
-"""The `lastmile` command: migrate, serve, worker, and run (web + worker together)."""
+"""Web-side commands of `lastmile`: migrate, serve, worker, and run (web + worker together)."""
 
 import argparse
 import os
@@ -63,10 +63,12 @@ def run(host: str, port: int) -> None:
                 proc.kill()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `lastmile` console script."""
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The web-side commands; worker/cli.py adds the worker-side ones."""
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="lastmile", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="lastmile", description="Lastmile: teach an open model how you write."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations")
     for name in ("serve", "run"):
@@ -76,8 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("worker", help="start a Celery worker")
     p.add_argument("--queues", default="ingest,gpu")
     p.add_argument("--concurrency", type=int, default=1)
-    args = parser.parse_args(argv)
+    return parser, sub
 
+
+def dispatch(args: argparse.Namespace) -> None:
+    """Run a web-side command parsed by build_parser."""
     if args.command == "migrate":
         migrate()
     elif args.command == "serve":
@@ -86,7 +91,3 @@ def main(argv: list[str] | None = None) -> None:
         run(args.host, args.port)
     elif args.command == "worker":
         worker(args.queues, args.concurrency)
-
-
-if __name__ == "__main__":
-    main()
