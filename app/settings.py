@@ -31,14 +31,16 @@ class Settings(BaseSettings):
     max_line_chars: int = 1_000_000
     max_example_chars: int = 200_000
 
+    # Where converted base models live; shared by instances on one host (default: data_dir/models).
+    model_cache_dir: Path | None = None
     # Token counting uses the base model's tokenizer through the light `tokenizers` library.
     default_model: str = "smollm2-135m-instruct"
     context_tokens: int = 2048
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "model_cache_dir")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def effective_database_url(self) -> str:
@@ -58,7 +60,7 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         """Model cache (converted safetensors and tokenizer files)."""
-        return self.data_dir / "models"
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def snapshots_dir(self) -> Path:
