@@ -1,0 +1,142 @@
+"""PDF reports: pypdf text extraction with clear refusals for encrypted, damaged, scanned or huge PDFs."""
+
+import io
+import re
+
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError, PyPdfError
+
+from app.ingest.decoding import check_line_chars, describe_binary, display_name
+from app.ingest.reports import Section, clean_title, first_line_title, report_examples
+from app.ingest.types import IngestError, Limits, ParsedFile
+
+# What reading a malformed PDF can raise besides pypdf's own errors.
+READ_ERRORS = (
+    PyPdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OSError,
+    RecursionError,
+)
+# Office programs write these as the title of an exported PDF: they are file names, not titles.
+NOT_A_TITLE = re.compile(r"(\.(docx?|pdf|pptx?|xlsx?|rtf|odt)\s*$|^\s*(untitled|microsoft word\b))", re.I)
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+MAX_LISTED_PAGES = 10
+
+
+def _damaged(name: str) -> IngestError:
+    """The error for a PDF that cannot be read."""
+    return IngestError(
+        f"{name} is damaged and cannot be read. Re-export it as PDF from the original program "
+        "(or use 'Print to PDF') and upload the new file."
+    )
+
+
+def _open(filename: str, data: bytes) -> PdfReader:
+    """A reader on the PDF, decrypted when it only has an owner password; refusals raise IngestError."""
+    name = display_name(filename)
+    if b"%PDF" not in data[:1024]:
+        found = describe_binary(data)
+        what = f" (it looks like {found[1]})" if found else ""
+        raise IngestError(
+            f"{name} is not a PDF file{what}, even though its name ends in .pdf. Open the original "
+            "document and save or export it as PDF, then upload it again."
+        )
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        encrypted = reader.is_encrypted
+    except READ_ERRORS as exc:
+        raise _damaged(name) from exc
+    if encrypted:
+        # Many PDFs are "encrypted" with an empty user password just to restrict printing: those open.
+        try:
+            opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+        except (DependencyError, NotImplementedError, *READ_ERRORS):
+            opened = False
+        if not opened:
+            raise IngestError(
+                f"{name} is password protected. Remove the password (open it, then save or print it as a "
+                "new PDF without one) and upload it again."
+            )
+    return reader
+
+
+def _title(reader: PdfReader) -> str:
+    """The title in the PDF's metadata, unless it is missing or just a file name."""
+    try:
+        title = clean_title(str((reader.metadata or {}).get("/Title") or ""))
+    except READ_ERRORS:
+        return ""
+    return "" if NOT_A_TITLE.search(title) else title
+
+
+def _outline_sections(reader: PdfReader, pages: list[str]) -> list[Section] | None:
+    """Sections from the PDF's top-level bookmarks (page ranges), or None when it has none usable."""
+    try:
+        starts: dict[int, str] = {}
+        for item in reader.outline:
+            if isinstance(item, list):
+                continue  # nested bookmarks: only the top level splits the report
+            page = reader.get_destination_page_number(item)
+            title = clean_title(str(item.title or ""))
+            if page is not None and 0 <= page < len(pages) and title:
+                starts.setdefault(page, title)
+    except READ_ERRORS:
+        return None
+    if len(starts) < 2:
+        return None
+    ordered = sorted(starts.items())
+    sections = [Section(None, "\n\n".join(pages[: ordered[0][0]]))]
+    for (start, title), following in zip(ordered, [*ordered[1:], None], strict=True):
+        end = following[0] if following else len(pages)
+        sections.append(Section(title, "\n\n".join(pages[start:end])))
+    return sections
+
+
+def parse_pdf(filename: str, data: bytes, limits: Limits) -> ParsedFile:
+    """A PDF as a report: the text of its pages; split by top-level bookmarks when long."""
+    name = display_name(filename)
+    reader = _open(filename, data)
+    try:
+        count = len(reader.pages)
+    except READ_ERRORS as exc:
+        raise _damaged(name) from exc
+    if count == 0:
+        raise _damaged(name)
+    if count > limits.max_pdf_pages:
+        raise IngestError(
+            f"{name} has {count:,} pages; Lastmile reads PDFs of up to {limits.max_pdf_pages:,} pages. "
+            "Split it into smaller PDFs (for example one per chapter) and upload those."
+        )
+    pages: list[str] = []
+    unreadable: list[int] = []
+    for number in range(count):
+        try:
+            text = reader.pages[number].extract_text() or ""
+        except READ_ERRORS:
+            text, unreadable = "", [*unreadable, number + 1]
+        pages.append(CONTROL.sub("", text).strip())
+    if len(unreadable) == count:
+        raise _damaged(name)
+    text = "\n\n".join(page for page in pages if page)
+    if not text.strip():
+        raise IngestError(
+            f"{name} contains only images (is it a scan?); Lastmile can't read scanned documents yet. "
+            "Upload the original document (Word or text), or a PDF exported from it."
+        )
+    check_line_chars(filename, text, limits.max_line_chars)
+    warnings = []
+    if unreadable:
+        listed = ", ".join(map(str, unreadable[:MAX_LISTED_PAGES]))
+        more = f" and {len(unreadable) - MAX_LISTED_PAGES} more" if len(unreadable) > MAX_LISTED_PAGES else ""
+        warnings.append(
+            f"Page(s) {listed}{more} could not be read and were left out; check the examples, or "
+            "re-export the PDF from the original program."
+        )
+    title = _title(reader) or first_line_title(text, filename)
+    sections = _outline_sections(reader, pages) if len(text) > limits.max_example_chars else None
+    examples, report_warnings = report_examples(title, text, limits, sections=sections)
+    return ParsedFile(filename, data, "pdf", examples=examples, warnings=warnings + report_warnings)

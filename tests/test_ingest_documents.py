@@ -1,0 +1,224 @@
+"""Word and PDF reports: structure to markdown, titles, section splits, and hostile documents."""
+
+import io
+import zipfile
+
+import docx
+from fpdf import FPDF
+
+from app.ingest.registry import parse_file
+from app.ingest.types import ParsedFile
+from tests import hostile_files as hostile
+from tests.hostile_files import small_limits
+
+DOCTYPE_REFUSAL = (
+    "contains XML declarations (DOCTYPE/ENTITY) that Word never writes; it may have been tampered with. "
+    "Open it in Word, save it again as .docx and upload the new copy."
+)
+
+
+def one(filename: str, data: bytes, **limits: int) -> ParsedFile:
+    """The single ParsedFile a document gives."""
+    parsed = parse_file(filename, data, small_limits(**limits))
+    assert len(parsed) == 1
+    return parsed[0]
+
+
+def save(document: docx.document.Document) -> bytes:
+    """A python-docx document as .docx bytes."""
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def structured_docx(core_title: str = "") -> bytes:
+    """A report with a title, headings, a list and a table."""
+    document = docx.Document()
+    document.core_properties.title = core_title
+    document.add_paragraph("Client Review", style="Title")
+    document.add_paragraph("Prepared for the board.")
+    document.add_heading("Findings", 1)
+    document.add_paragraph("Costs fell.", style="List Bullet")
+    document.add_paragraph("Sales rose.", style="List Bullet")
+    document.add_heading("Detail", 2)
+    table = document.add_table(rows=2, cols=2)
+    for (row, col), text in {(0, 0): "Region", (0, 1): "Sales | net", (1, 0): "North", (1, 1): "12"}.items():
+        table.cell(row, col).text = text
+    return save(document)
+
+
+def test_docx_structure_becomes_markdown() -> None:
+    """.docx structure becomes markdown."""
+    parsed = one("review.docx", structured_docx())
+    assert parsed.error is None and parsed.format == "docx"
+    [example] = parsed.examples
+    assert example.kind == "draft"
+    assert example.instruction == "Write the report: Client Review"
+    assert example.output == (
+        "# Client Review\n\nPrepared for the board.\n\n# Findings\n\n- Costs fell.\n- Sales rose.\n\n"
+        "## Detail\n\n| Region | Sales \\| net |\n| --- | --- |\n| North | 12 |"
+    )
+
+
+def test_docx_core_title_comes_first() -> None:
+    """.docx core title comes first."""
+    [example] = one("review.docx", structured_docx(core_title="Q3 Client Review")).examples
+    assert example.instruction == "Write the report: Q3 Client Review"
+
+
+def test_long_docx_is_split_by_top_level_heading() -> None:
+    """A long .docx is split by top-level heading."""
+    document = docx.Document()
+    document.add_paragraph("Field Guide", style="Title")
+    for heading in ("Setup", "Operation"):
+        document.add_heading(heading, 1)
+        document.add_paragraph(f"{heading} step. " * 150)
+        document.add_heading(f"{heading} notes", 2)
+        document.add_paragraph("A note.")
+    parsed = one("guide.docx", save(document), max_example_chars=3000)
+    assert [e.source_ref for e in parsed.examples] == ["section: Setup", "section: Operation"]
+    setup = parsed.examples[0]
+    assert setup.instruction == "Write the section 'Setup' of the report: Field Guide"
+    assert setup.output == ("Setup step. " * 150).strip() + "\n\n## Setup notes\n\nA note."
+
+
+def test_docx_zip_bomb_is_refused_before_parsing() -> None:
+    """.docx zip bomb is refused before parsing."""
+    parsed = one(*hostile.docx_bomb())
+    assert parsed.error == (
+        "bomb.docx cannot be opened safely: 'word/document.xml' expands more than 100 times its packed size. "
+        "This is how 'zip bombs' look. Unpack it on your computer, check its contents and upload the files "
+        "you need instead."
+    )
+
+
+def test_docx_with_doctype_or_entities_is_refused() -> None:
+    """.docx with doctype or entities is refused."""
+    for filename, data in (hostile.docx_doctype(), hostile.docx_doctype_utf16()):
+        assert one(filename, data).error == f"{filename} {DOCTYPE_REFUSAL}"
+
+
+def test_docx_with_pictures_holding_markup_bytes_is_read() -> None:
+    """.docx with pictures holding markup bytes is read."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "<!DOCTYPE not-xml> <!ENTITY x>")
+    picture = io.BytesIO()
+    Image.new("RGB", (20, 20), (0, 90, 200)).save(picture, format="PNG", pnginfo=info)
+    document = docx.Document()
+    document.add_paragraph("Site visit")
+    document.add_picture(picture)
+    document.add_paragraph("The roof is sound.")
+    [example] = one("visit.docx", save(document)).examples
+    assert example.output == "Site visit\n\nThe roof is sound."
+
+
+def test_docx_with_macros_is_refused() -> None:
+    """.docx with macros is refused."""
+    message = (
+        "macro.docx contains macros, which Lastmile does not accept. Save it in Word as a plain 'Word "
+        "Document (.docx)' (without macros) and upload that."
+    )
+    assert one(*hostile.docx_macro()).error == message
+    assert one("macro.docm", hostile.docx_bytes()).error.startswith(
+        "macro.docm is a Word document with macros"
+    )
+
+
+def test_files_that_are_not_word_documents_are_refused() -> None:
+    """Files that are not Word documents are refused."""
+    assert one("old.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)).error.startswith(
+        "old.docx is an old-style Word file (.doc) or a password-protected document."
+    )
+    assert one("text.docx", b"Just text").error.startswith("text.docx is not a Word document, even though")
+    assert one("report.docx", hostile.pdf_bytes(["x"])).error.startswith(
+        "report.docx is not a Word document (it looks like a PDF document), even though its name ends "
+    )
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("content.xml", "<x/>")
+    assert one("odt.docx", other.getvalue()).error.startswith(
+        "odt.docx is not a Word document (it is another kind of zip file renamed to .docx)."
+    )
+    truncated = hostile.docx_bytes()[:-200]
+    assert one("cut.docx", truncated).error.startswith("cut.docx is damaged")
+
+
+def test_pdf_text_and_metadata_title() -> None:
+    """A PDF gives its text, titled from its metadata."""
+    parsed = one(
+        "memo.pdf", hostile.pdf_bytes(["Memo\n\nThe office moves in May.", "Page two."], title="Office Move")
+    )
+    assert parsed.error is None and parsed.format == "pdf"
+    [example] = parsed.examples
+    assert example.instruction == "Write the report: Office Move"
+    assert example.output == "Memo\nThe office moves in May.\n\nPage two."
+
+
+def test_pdf_without_metadata_title_uses_its_first_line() -> None:
+    """PDF without metadata title uses its first line."""
+    [example] = one("memo.pdf", hostile.pdf_bytes(["Memo on parking\n\nUse level 2."])).examples
+    assert example.instruction == "Write the report: Memo on parking"
+    # A title that is just the exported file's name is ignored.
+    [example] = one(
+        "memo.pdf", hostile.pdf_bytes(["Parking memo"], title="Microsoft Word - memo.docx")
+    ).examples
+    assert example.instruction == "Write the report: Parking memo"
+
+
+def test_long_pdf_is_split_by_its_top_level_bookmarks() -> None:
+    """A long PDF is split by its top-level bookmarks."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=10)
+    for chapter in ("Safety", "Maintenance"):
+        pdf.add_page()
+        pdf.start_section(chapter)
+        pdf.multi_cell(0, 5, f"{chapter} rule. " * 200)
+    parsed = one("manual.pdf", bytes(pdf.output()), max_example_chars=3000)
+    assert [e.source_ref for e in parsed.examples] == ["section: Safety", "section: Maintenance"]
+    assert parsed.examples[1].instruction.startswith("Write the section 'Maintenance' of the report: ")
+    assert "Maintenance rule." in parsed.examples[1].output and "Safety" not in parsed.examples[1].output
+
+
+def test_pdf_with_a_broken_xref_is_recovered() -> None:
+    """PDF with a broken xref is recovered."""
+    parsed = one(*hostile.pdf_broken_xref())
+    assert parsed.error is None
+    assert parsed.examples[0].output == "Recovered report\nThe xref table of this file is broken."
+
+
+def test_damaged_encrypted_scanned_and_long_pdfs_are_refused() -> None:
+    """Damaged, encrypted, scanned and over-long PDFs are refused."""
+    assert one(*hostile.pdf_damaged()).error == (
+        "damaged.pdf is damaged and cannot be read. Re-export it as PDF from the original program (or use "
+        "'Print to PDF') and upload the new file."
+    )
+    assert one(*hostile.pdf_encrypted()).error == (
+        "locked.pdf is password protected. Remove the password (open it, then save or print it as a new PDF "
+        "without one) and upload it again."
+    )
+    assert one(*hostile.pdf_images_only()).error == (
+        "scan.pdf contains only images (is it a scan?); Lastmile can't read scanned documents yet. Upload "
+        "the original document (Word or text), or a PDF exported from it."
+    )
+    assert one(*hostile.pdf_many_pages()).error == (
+        "long.pdf has 21 pages; Lastmile reads PDFs of up to 20 pages. Split it into smaller PDFs (for "
+        "example one per chapter) and upload those."
+    )
+    assert one("fake.pdf", b"Hello, not a PDF").error.startswith("fake.pdf is not a PDF file, even though")
+    assert one("photo.pdf", b"\x89PNG\r\n\x1a\n" + bytes(100)).error == (
+        "photo.pdf is not a PDF file (it looks like a PNG image), even though its name ends in .pdf. Open "
+        "the original document and save or export it as PDF, then upload it again."
+    )
+
+
+def test_a_pdf_with_only_an_owner_password_opens() -> None:
+    """A PDF with only an owner password opens."""
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner-only")
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Printable report")
+    [example] = one("restricted.pdf", bytes(pdf.output())).examples
+    assert example.output == "Printable report"
