@@ -1,6 +1,392 @@
-"""Running an upload batch: parse each stored file and write its examples."""
+"""Running an upload batch: parse each stored file and write its examples, one transaction per file."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.curation.tokens import TokenCounter
+from app.db import session_scope
+from app.ingest.batch_messages import (
+    MAX_NAME,
+    NEEDS_MAPPING,
+    archive_summary,
+    count_phrase,
+    duplicate_message,
+    member_name,
+    short_name,
+    unexpected_error_message,
+    with_warnings,
+)
+from app.ingest.registry import parse_file
+from app.ingest.store import read_original, store_bytes
+from app.ingest.types import Limits, ParsedFile
+from app.models import Document, ImportBatch, ImportItem, utcnow
+from app.services.examples import new_example, token_counter
+from app.services.health import refresh_health
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_TAG = "sample"
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What every step of one batch run needs to know."""
+
+    batch_id: int
+    workspace_id: int
+    source: str
+    limits: Limits
+    counter: TokenCounter
+    originals: Path
+
+
+def _bump_batch(session: Session, batch_id: int, done: int, examples: int) -> None:
+    """Add to the batch's counters in SQL, so concurrent writers never lose an increment."""
+    if done or examples:
+        session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id)
+            .values(
+                done_files=ImportBatch.done_files + done,
+                example_count=ImportBatch.example_count + examples,
+            )
+        )
+
+
+def _find_document(session: Session, workspace_id: int, sha256: str) -> Document | None:
+    """The workspace's document with these bytes, if any."""
+    query = select(Document).where(Document.workspace_id == workspace_id, Document.sha256 == sha256)
+    return session.scalars(query).first()
+
+
+def _lock_pending_item(session: Session, item_id: int) -> ImportItem | None:
+    """The item, locked for this transaction (PostgreSQL), or None if another run already did it."""
+    item = session.get(ImportItem, item_id, with_for_update=True, populate_existing=True)
+    return item if item is not None and item.status == "pending" else None
+
+
+def _point_at_known(session: Session, ctx: BatchContext, item: ImportItem, counts_as_done: int) -> bool:
+    """Settle an item whose bytes the workspace already holds (duplicate, or columns still to choose).
+
+    False when there is no such document, or it failed before: a failed file is read again, since
+    the parsers or the limits may have changed since.
+    """
+    document = _find_document(session, ctx.workspace_id, item.sha256 or "")
+    if document is None or document.status == "failed":
+        return False
+    item.document_id = document.id
+    if document.status == "needs_mapping":
+        item.status, item.message = "needs_mapping", NEEDS_MAPPING
+    else:
+        item.status, item.message = "duplicate", duplicate_message(document)
+    _bump_batch(session, ctx.batch_id, counts_as_done, 0)
+    return True
+
+
+def _apply_result(
+    session: Session, ctx: BatchContext, item: ImportItem, document: Document, parsed: ParsedFile
+) -> int:
+    """Write what the parser found onto the document and the item; the examples added."""
+    if parsed.error:
+        # A failed mapping keeps the columns on offer, so the user can choose others.
+        document.status = "needs_mapping" if ctx.source == "mapping" and document.columns else "failed"
+        document.error = parsed.error
+        item.status, item.message = "failed", with_warnings(parsed.error, parsed.warnings)
+        return 0
+    if parsed.columns and not parsed.examples:
+        document.status, document.error = "needs_mapping", None
+        document.columns = list(parsed.columns)
+        item.status, item.message = "needs_mapping", with_warnings(NEEDS_MAPPING, parsed.warnings)
+        return 0
+    for draft in parsed.examples:
+        if ctx.source == "sample" and SAMPLE_TAG not in draft.tags:
+            draft.tags.append(SAMPLE_TAG)
+        session.add(new_example(ctx.workspace_id, draft, document.id, ctx.counter))
+    added = len(parsed.examples)
+    document.status, document.error = "parsed", None
+    document.example_count = (document.example_count or 0) + added
+    if parsed.columns:
+        document.columns = list(parsed.columns)
+    name = short_name(item.filename)
+    base = f"{count_phrase(added, 'example')} from {name}" if added else f"No examples found in {name}"
+    item.status, item.message = "parsed", with_warnings(base, parsed.warnings)
+    return added
+
+
+def write_file(
+    session: Session, ctx: BatchContext, item_id: int, parsed: ParsedFile, parent_doc_id: int | None
+) -> int:
+    """Record one parsed file: its Document, its examples and its item's result; the examples added.
+
+    Top-level items count towards the batch's done files; archive members do not (their archive does).
+    """
+    item = _lock_pending_item(session, item_id)
+    if item is None:
+        return 0
+    counts_as_done = 1 if item.parent_item_id is None else 0
+    # A mapping batch's item names its document: it is read again, not reported as a duplicate.
+    document = session.get(Document, item.document_id) if item.document_id else None
+    if document is None and _point_at_known(session, ctx, item, counts_as_done):
+        return 0
+    if document is None:
+        document = _find_document(session, ctx.workspace_id, item.sha256 or "")  # a failed one, if any
+    if document is None:
+        document = Document(
+            workspace_id=ctx.workspace_id,
+            sha256=item.sha256,
+            filename=item.filename[:MAX_NAME],
+            size_bytes=item.size_bytes,
+            parent_id=parent_doc_id,
+        )
+        session.add(document)
+    document.format = parsed.format[:20]
+    session.flush()  # the examples need the document's id
+    item.document_id = document.id
+    added = _apply_result(session, ctx, item, document, parsed)
+    item.example_count = added
+    _bump_batch(session, ctx.batch_id, counts_as_done, added)
+    return added
+
+
+def record_failure(ctx: BatchContext, item_id: int, message: str) -> None:
+    """Mark an item failed with a plain message, in its own transaction."""
+    with session_scope() as session:
+        item = _lock_pending_item(session, item_id)
+        if item is None:
+            return
+        item.status = "failed"
+        item.message = message
+        _bump_batch(session, ctx.batch_id, 1 if item.parent_item_id is None else 0, 0)
+
+
+def write_file_safely(
+    ctx: BatchContext, item_id: int, filename: str, parsed: ParsedFile, parent_doc_id: int | None
+) -> None:
+    """write_file in its own transaction; a fault rolls back only this file and marks its item failed."""
+    for attempt in (1, 2):
+        try:
+            with session_scope() as session:
+                write_file(session, ctx, item_id, parsed, parent_doc_id)
+            return
+        except IntegrityError:
+            # Another batch stored the same bytes at the same moment: the retry finds its document.
+            log.warning("integrity error writing item %s (attempt %s)", item_id, attempt, exc_info=True)
+        except Exception:
+            log.exception("could not write item %s of batch %s", item_id, ctx.batch_id)
+            break
+    record_failure(ctx, item_id, unexpected_error_message(filename))
+
+
+def _child_item_id(ctx: BatchContext, parent_item_id: int, position: int, parsed: ParsedFile) -> int:
+    """The archive member's item: stores the member as an original and records (or finds) its item."""
+    # A member refused before it was read (too large, password protected) has no bytes to keep.
+    stored = None if parsed.error and not parsed.data else store_bytes(ctx.originals, parsed.data)
+    name = member_name(parsed.filename)
+    with session_scope() as session:
+        query = select(ImportItem).where(
+            ImportItem.parent_item_id == parent_item_id, ImportItem.position == position
+        )
+        child = session.scalars(query).first()  # present when a redelivered task resumes
+        if child is None:
+            child = ImportItem(
+                batch_id=ctx.batch_id,
+                parent_item_id=parent_item_id,
+                position=position,
+                filename=name,
+                sha256=stored.sha256 if stored else None,
+                size_bytes=stored.size_bytes if stored else 0,
+                status="pending",
+            )
+            session.add(child)
+            session.flush()
+        return child.id
+
+
+def _open_archive(ctx: BatchContext, item_id: int) -> int | None:
+    """Record the archive's own Document and return its id; None when the archive is a duplicate."""
+    with session_scope() as session:
+        item = _lock_pending_item(session, item_id)
+        if item is None:
+            return None
+        if item.document_id:  # a redelivered task resumes the archive it started
+            return item.document_id
+        if _point_at_known(session, ctx, item, 1):
+            return None
+        document = _find_document(session, ctx.workspace_id, item.sha256 or "")  # a failed one, if any
+        if document is None:
+            document = Document(
+                workspace_id=ctx.workspace_id,
+                sha256=item.sha256,
+                filename=item.filename[:MAX_NAME],
+                size_bytes=item.size_bytes,
+                format="zip",
+                status="stored",
+            )
+            session.add(document)
+            session.flush()
+        item.document_id = document.id
+        return document.id
+
+
+def _close_archive(ctx: BatchContext, item_id: int, document_id: int) -> None:
+    """Summarise an archive's members on its item and Document."""
+    with session_scope() as session:
+        item = _lock_pending_item(session, item_id)
+        if item is None:
+            return
+        children = list(session.scalars(select(ImportItem).where(ImportItem.parent_item_id == item_id)))
+        examples = sum(child.example_count for child in children)
+        document = session.get(Document, document_id)
+        all_failed = bool(children) and all(child.status == "failed" for child in children)
+        item.status = "failed" if all_failed or not children else "parsed"
+        base = archive_summary(children) if children else f"{short_name(item.filename)} holds no files"
+        item.message = base
+        item.example_count = examples
+        if document is not None:
+            document.status = item.status
+            document.example_count = examples
+        _bump_batch(session, ctx.batch_id, 1, 0)
+
+
+def is_archive_result(filename: str, parsed: list[ParsedFile]) -> bool:
+    """Whether parse_file expanded the file into members (a refused archive comes back as itself)."""
+    if not filename.lower().endswith(".zip"):
+        return False
+    return not (len(parsed) == 1 and parsed[0].filename == filename)
+
+
+def write_archive(ctx: BatchContext, item_id: int, parsed: list[ParsedFile]) -> None:
+    """Record an archive: its Document, then each member as its own original, Document and child item."""
+    document_id = _open_archive(ctx, item_id)
+    if document_id is None:
+        return
+    for position, member in enumerate(parsed):
+        child_id = _child_item_id(ctx, item_id, position, member)
+        if member.error and not member.data:
+            record_failure(ctx, child_id, with_warnings(member.error, member.warnings))
+        else:
+            write_file_safely(ctx, child_id, member.filename, member, document_id)
+    _close_archive(ctx, item_id, document_id)
+
+
+def process_item(ctx: BatchContext, item_id: int) -> None:
+    """Read one stored original, parse it and record the result."""
+    with session_scope() as session:
+        item = session.get(ImportItem, item_id)
+        if item is None or item.status != "pending":
+            return
+        filename, sha256 = item.filename, item.sha256
+        mapping = None
+        if ctx.source == "mapping" and item.document_id:
+            document = session.get(Document, item.document_id)
+            mapping = document.column_mapping if document is not None else None
+    try:
+        data = read_original(ctx.originals, sha256 or "")
+    except (OSError, ValueError):
+        log.exception("original of item %s is missing", item_id)
+        record_failure(
+            ctx,
+            item_id,
+            f"The stored copy of {filename} is missing, so it could not be read. Upload it again.",
+        )
+        return
+    try:
+        parsed = parse_file(filename, data, ctx.limits, mapping)
+    except Exception:
+        # parse_file promises not to raise for bad input: this is a fault, reported plainly.
+        log.exception("parser failed on item %s", item_id)
+        record_failure(
+            ctx,
+            item_id,
+            f"Lastmile could not read {filename} because of an unexpected error. Check that it opens on "
+            "your computer and upload it again; tell your administrator if it keeps failing.",
+        )
+        return
+    del data  # the parsed files hold what is still needed
+    if is_archive_result(filename, parsed):
+        write_archive(ctx, item_id, parsed)
+    elif not parsed:
+        record_failure(ctx, item_id, f"Lastmile found nothing it can read in {filename}.")
+    else:
+        write_file_safely(ctx, item_id, filename, parsed[0], None)
+
+
+def _start(batch_id: int) -> BatchContext | None:
+    """Mark the batch running (before any work) and gather its context; None if there is nothing to do."""
+    settings = get_settings()
+    with session_scope() as session:
+        batch = session.get(ImportBatch, batch_id, with_for_update=True)
+        if batch is None:
+            log.warning("import batch %s does not exist; nothing to do", batch_id)
+            return None
+        if batch.state in ("done", "failed"):
+            log.info("import batch %s is already %s; not running it again", batch_id, batch.state)
+            return None
+        batch.state = "running"
+        batch.started_at = batch.started_at or utcnow()
+        batch.error = None
+        workspace_id, source = batch.workspace_id, batch.source
+    return BatchContext(
+        batch_id=batch_id,
+        workspace_id=workspace_id,
+        source=source,
+        limits=Limits.from_settings(settings),
+        counter=token_counter(),
+        originals=settings.originals_dir,
+    )
+
+
+def _finish(ctx: BatchContext) -> None:
+    """Refresh the workspace's quality flags, then mark the batch done (so its page shows fresh flags)."""
+    with session_scope() as session:
+        batch = session.get(ImportBatch, ctx.batch_id)
+        added = batch.example_count if batch is not None else 0
+    if added:
+        try:
+            with session_scope() as session:
+                refresh_health(session, ctx.workspace_id)  # commits on its own
+        except Exception:
+            # Stale flags are recomputed on the next change; the examples themselves are saved.
+            log.exception("could not refresh health after batch %s", ctx.batch_id)
+    with session_scope() as session:
+        batch = session.get(ImportBatch, ctx.batch_id)
+        if batch is not None:
+            batch.state = "done"
+            batch.finished_at = utcnow()
 
 
 def run_batch(batch_id: int) -> None:
     """Parse every pending item of batch `batch_id`, recording progress in the database."""
-    raise NotImplementedError
+    ctx = _start(batch_id)
+    if ctx is None:
+        return
+    with session_scope() as session:
+        query = (
+            select(ImportItem.id)
+            .where(ImportItem.batch_id == batch_id, ImportItem.parent_item_id.is_(None))
+            .where(ImportItem.status == "pending")
+            .order_by(ImportItem.position)
+        )
+        item_ids = list(session.scalars(query))
+    try:
+        for item_id in item_ids:
+            process_item(ctx, item_id)
+    except Exception:
+        log.exception("import batch %s stopped", batch_id)
+        with session_scope() as session:
+            batch = session.get(ImportBatch, batch_id)
+            if batch is not None:
+                batch.state = "failed"
+                batch.finished_at = utcnow()
+                batch.error = (
+                    "The import stopped because of an unexpected error. The files listed as done are "
+                    "saved; upload the others again, and tell your administrator if it keeps happening."
+                )
+        return
+    _finish(ctx)

@@ -1,0 +1,327 @@
+"""Creating upload batches (files, pasted text, sample data, column mappings) and enqueueing them."""
+
+import io
+import logging
+import os
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.ingest.store import TooLarge, store_fileobj
+from app.models import TASK_KINDS, Document, ImportBatch, ImportItem, utcnow
+from app.queue import INGEST_BATCH, enqueue
+from app.sample_data import DESCRIPTION as SAMPLE_DESCRIPTION
+from app.sample_data import sample_files
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_DISPLAY_NAME = 200
+MAX_INT32 = 2**31 - 1
+QUEUE_DOWN = (
+    "The worker queue is unreachable, so these files are stored but not read yet. "
+    "Press “Try again” in a minute; if it keeps happening, ask your administrator to check "
+    "that the Lastmile worker and its queue (Redis) are running."
+)
+# Fields a table's columns can be mapped to, in the order the mapping form shows them.
+MAPPING_FIELDS = ("instruction", "input", "output", "kind", "tags")
+MAPPING_LABELS = {
+    "instruction": "the brief",
+    "input": "the input",
+    "output": "the answer",
+    "kind": "the kind",
+    "tags": "the tags",
+}
+
+
+ITEM_STATUSES = ("pending", "parsed", "failed", "duplicate", "needs_mapping")
+
+
+@dataclass(frozen=True)
+class AcceptedFormat:
+    """A kind of file the Upload page lists, in plain words, with what it becomes."""
+
+    name: str
+    extensions: str
+    becomes: str
+
+
+ACCEPTED_FORMATS = (
+    AcceptedFormat("Emails", ".eml, .mbox", "An email reply becomes: the incoming message → your reply."),
+    AcceptedFormat(
+        "Reports and letters",
+        ".docx, .pdf, .txt, .md",
+        "A document becomes: “Write the report: <its title>” → the document's text "
+        "(one example per section when it is very long).",
+    ),
+    AcceptedFormat(
+        "Tables",
+        ".csv, .jsonl, .json",
+        "Each row becomes: the brief (and input) → the answer. If Lastmile cannot tell which "
+        "columns hold what, it asks you.",
+    ),
+    AcceptedFormat("Zip archives", ".zip", "Each file inside is read on its own, as above."),
+)
+ACCEPT = ".eml,.mbox,.docx,.pdf,.txt,.md,.csv,.jsonl,.json,.zip"
+SAMPLE_NOTE = (
+    f"Loads the documents of {SAMPLE_DESCRIPTION.rstrip('.')}. Their examples are tagged “sample”, "
+    "so you can find and remove them later."
+)
+
+
+class InvalidRequest(ValueError):
+    """The user asked for something that cannot be done; the message says why and what to do."""
+
+
+@dataclass
+class IncomingFile:
+    """One file of an upload: the name the browser sent and a readable binary stream."""
+
+    filename: str | None
+    fileobj: BinaryIO
+
+
+def format_size(size: int) -> str:
+    """A byte count as business users read it: "50 MB", "1.5 MB", "800 KB", "12 bytes"."""
+    mb = 1024 * 1024
+    if size >= mb:
+        return f"{size / mb:.1f}".removesuffix(".0") + " MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} bytes"
+
+
+def display_filename(name: str | None, fallback: str = "Untitled file") -> str:
+    """A file name safe to store and show: no folders, no control or direction characters, bounded."""
+    text = unicodedata.normalize("NFC", name or "")
+    # Browsers may send a path (old IE sends C:\...): only the last part is the file's name.
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    # Category C covers control characters and invisible format ones such as right-to-left overrides,
+    # which can make "exe.txt" display as "txt.exe".
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    if not text:
+        return fallback
+    if len(text) > MAX_DISPLAY_NAME:
+        _stem, dot, ext = text.rpartition(".")
+        keep = ext if dot and len(ext) <= 10 else ""
+        text = text[: MAX_DISPLAY_NAME - len(keep) - 2] + "…" + ("." + keep if keep else "")
+    return text
+
+
+def _stream_size(fileobj: BinaryIO) -> int | None:
+    """The total size of a seekable stream, or None when it cannot tell."""
+    try:
+        fileobj.seek(0, os.SEEK_END)
+        return fileobj.tell()
+    except (OSError, ValueError):
+        return None
+
+
+def _too_large_message(name: str, size: int | None, settings: Settings, per_file: bool) -> str:
+    """Why a file was refused for its size, naming the limit and what to do."""
+    size_text = f" is {format_size(size)}" if size is not None else " is too large"
+    if per_file:
+        return (
+            f"{name}{size_text}; the limit is {format_size(settings.max_file_bytes)} per file. "
+            "Split it into smaller files, or ask your administrator to raise the limit."
+        )
+    return (
+        f"{name} was not uploaded: with the files before it, this upload passed the limit of "
+        f"{format_size(settings.max_upload_bytes)} per upload. Upload it again on its own."
+    )
+
+
+def create_batch(
+    session: Session,
+    workspace_id: int,
+    files: Sequence[IncomingFile],
+    settings: Settings,
+    source: str = "upload",
+) -> ImportBatch:
+    """Store every file as an original and record a queued batch with one item per file; commits.
+
+    A file over the per-file or per-upload limit becomes a failed item; the others proceed.
+    """
+    if not files:
+        raise InvalidRequest("Choose at least one file to upload.")
+    batch = ImportBatch(workspace_id=workspace_id, source=source, state="queued", total_files=len(files))
+    remaining = settings.max_upload_bytes
+    refused = 0
+    for position, incoming in enumerate(files):
+        name = display_filename(incoming.filename)
+        item = ImportItem(position=position, filename=name, status="pending")
+        limit = min(settings.max_file_bytes, remaining)
+        try:
+            stored = store_fileobj(settings.originals_dir, incoming.fileobj, limit)
+        except TooLarge as exc:
+            size = _stream_size(incoming.fileobj) or exc.seen
+            per_file = size > settings.max_file_bytes or limit == settings.max_file_bytes
+            item.status = "failed"
+            item.size_bytes = min(size, MAX_INT32)  # the column is a 32-bit integer on PostgreSQL
+            item.message = _too_large_message(name, size, settings, per_file)
+            refused += 1
+        else:
+            item.sha256 = stored.sha256
+            item.size_bytes = stored.size_bytes
+            remaining -= stored.size_bytes
+        batch.items.append(item)
+    batch.done_files = refused
+    if refused == len(files):
+        # Nothing left for the worker to read: the batch is finished as it stands.
+        batch.state = "done"
+        batch.started_at = batch.finished_at = utcnow()
+    session.add(batch)
+    session.commit()
+    return batch
+
+
+def create_text_batch(
+    session: Session, workspace_id: int, title: str | None, text: str, settings: Settings
+) -> ImportBatch:
+    """Record pasted text as a one-file batch named after its title ("Pasted text.txt" without one)."""
+    if not (text or "").strip():
+        raise InvalidRequest("Paste some text first: the text box is empty.")
+    # A slash in a title is not a folder: keep the whole title as the name.
+    clean_title = (title or "").strip().replace("/", "-").replace("\\", "-")
+    filename = display_filename(f"{clean_title}.txt" if clean_title else "", fallback="Pasted text.txt")
+    data = io.BytesIO(text.encode("utf-8"))
+    return create_batch(session, workspace_id, [IncomingFile(filename, data)], settings, source="paste")
+
+
+def create_sample_batch(session: Session, workspace_id: int, settings: Settings) -> ImportBatch:
+    """Record the bundled sample files as a batch; its examples are tagged "sample"."""
+    files = [IncomingFile(name, io.BytesIO(data)) for name, data in sample_files()]
+    return create_batch(session, workspace_id, files, settings, source="sample")
+
+
+def clean_mapping(columns: Sequence[str], mapping: dict[str, str | None]) -> dict[str, str]:
+    """Check a column mapping against a table's columns; the cleaned mapping or InvalidRequest.
+
+    The answer is required, and the brief or the input (the parser fills in a generic brief).
+    """
+    cleaned: dict[str, str] = {}
+    for field in MAPPING_FIELDS:
+        column = (mapping.get(field) or "").strip()
+        if not column:
+            continue
+        # The kind may also be one word for the whole file ("classify") instead of a column.
+        if column not in columns and not (field == "kind" and column.lower() in TASK_KINDS):
+            raise InvalidRequest(
+                f"The file has no column named “{column}” for {MAPPING_LABELS[field]}. "
+                f"Its columns are: {', '.join(columns)}."
+            )
+        cleaned[field] = column
+    if "output" not in cleaned:
+        raise InvalidRequest("Choose the column that holds the answer (what was written).")
+    if "instruction" not in cleaned and "input" not in cleaned:
+        raise InvalidRequest("Choose the column that holds the brief, or the one that holds the input.")
+    if cleaned["output"] in (cleaned.get("instruction"), cleaned.get("input")):
+        raise InvalidRequest("The answer must come from its own column, not the brief's or the input's.")
+    return cleaned
+
+
+def create_mapping_batch(
+    session: Session, workspace_id: int, document_id: int, mapping: dict[str, str | None]
+) -> ImportBatch:
+    """Save a document's column mapping and record a batch that reads it again with it; commits.
+
+    LookupError when the document is not in this workspace; InvalidRequest for a bad mapping.
+    """
+    document = get_document(session, workspace_id, document_id)
+    if document is None:
+        raise LookupError(f"document {document_id}")
+    if not document.columns:
+        raise InvalidRequest(f"{document.filename} is not a table, so it has no columns to choose.")
+    if document.example_count:
+        raise InvalidRequest(
+            f"{document.filename} already has {document.example_count} examples. Delete them on the "
+            "Examples page before choosing other columns, so nothing is counted twice."
+        )
+    document.column_mapping = clean_mapping(document.columns, mapping)
+    item = ImportItem(
+        position=0,
+        filename=document.filename,
+        sha256=document.sha256,
+        size_bytes=document.size_bytes,
+        document_id=document.id,
+        status="pending",
+    )
+    batch = ImportBatch(workspace_id=workspace_id, source="mapping", state="queued", total_files=1)
+    batch.items.append(item)
+    session.add(batch)
+    session.commit()
+    return batch
+
+
+def enqueue_batch(session: Session, batch: ImportBatch) -> bool:
+    """Hand a queued batch to the worker; on a broker failure record it on the batch and return False."""
+    if batch.state != "queued":
+        return True
+    if batch.error:
+        # Cleared before publishing: the worker may start as soon as the message is out.
+        batch.error = None
+        session.commit()
+    try:
+        enqueue(INGEST_BATCH, batch.id)
+    except Exception:
+        log.exception("could not enqueue import batch %s", batch.id)
+        batch.error = QUEUE_DOWN
+        session.commit()
+        return False
+    return True
+
+
+def get_batch(session: Session, workspace_id: int, batch_id: int) -> ImportBatch | None:
+    """The batch `batch_id` if it belongs to the workspace (fresh from the database)."""
+    batch = session.get(ImportBatch, batch_id, populate_existing=True)
+    if batch is None or batch.workspace_id != workspace_id:
+        return None
+    return batch
+
+
+def recent_batches(session: Session, workspace_id: int, limit: int = 10) -> list[ImportBatch]:
+    """The workspace's latest batches, newest first."""
+    query = (
+        select(ImportBatch)
+        .where(ImportBatch.workspace_id == workspace_id)
+        .order_by(ImportBatch.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def get_document(session: Session, workspace_id: int, document_id: int) -> Document | None:
+    """The document `document_id` if it belongs to the workspace."""
+    document = session.get(Document, document_id)
+    if document is None or document.workspace_id != workspace_id:
+        return None
+    return document
+
+
+def list_documents(session: Session, workspace_id: int, limit: int = 500, offset: int = 0) -> list[Document]:
+    """The workspace's documents, newest first."""
+    query = (
+        select(Document)
+        .where(Document.workspace_id == workspace_id)
+        .order_by(Document.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query))
+
+
+def count_documents(session: Session, workspace_id: int) -> int:
+    """How many documents the workspace holds."""
+    query = select(func.count()).select_from(Document).where(Document.workspace_id == workspace_id)
+    return session.scalar(query) or 0
+
+
+def documents_by_id(session: Session, ids: set[int]) -> dict[int, Document]:
+    """The documents with these ids, keyed by id (for showing mapping forms next to items)."""
+    if not ids:
+        return {}
+    return {doc.id: doc for doc in session.scalars(select(Document).where(Document.id.in_(ids)))}
