@@ -23,6 +23,10 @@ def create_app() -> FastAPI:
     def home() -> RedirectResponse:
         return RedirectResponse("/examples", status_code=303)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     return app
 
 

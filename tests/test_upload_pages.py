@@ -13,7 +13,7 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture(autouse=True)
 def _no_leftover_messages(env: dict[str, str]):
-    """These tests enqueue batches no worker reads: drop them afterwards (while `env` still points at Redis)."""
+    """These tests enqueue batches no worker reads: drop them while `env` still points at Redis."""
     yield
     purge_ingest_queue()
 

@@ -1,0 +1,188 @@
+"""JSON API for datasets: list, create, rename, delete, membership, snapshots, export (tag "datasets")."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from sqlalchemy.orm import Session
+
+from app.db import get_session
+from app.deps import current_workspace
+from app.models import Dataset, Workspace
+from app.routes.examples_api import field_errors
+from app.schemas import (
+    AddExamples,
+    DatasetCreate,
+    DatasetDetail,
+    DatasetOut,
+    DatasetPatch,
+    HealthOut,
+    MembershipOut,
+    SnapshotCreated,
+    SnapshotOut,
+)
+from app.services import datasets as datasets_service
+from app.services.errors import FieldErrors, NotFound
+from app.services.example_query import matching_ids
+from app.services.examples import token_counter
+from app.services.health import dataset_report
+from app.settings import get_settings
+
+router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+
+def _dataset_or_404(session: Session, workspace_id: int, dataset_id: int) -> Dataset:
+    """The workspace's dataset, or a 404 naming it."""
+    try:
+        return datasets_service.get_dataset(session, workspace_id, dataset_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+def export_response(session: Session, workspace_id: int, dataset: Dataset, fmt: str) -> Response:
+    """The dataset's included examples as a JSONL or CSV download."""
+    content = datasets_service.export_dataset(session, workspace_id, dataset, fmt)
+    filename = datasets_service.export_filename(dataset, fmt)
+    media_type = datasets_service.EXPORT_FORMATS[fmt]
+    return Response(
+        content.encode("utf-8"),
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("")
+def list_datasets(
+    session: Session = Depends(get_session), workspace: Workspace = Depends(current_workspace)
+) -> list[DatasetOut]:
+    """Every dataset of the workspace with its counts and latest snapshot."""
+    return [DatasetOut.of(s) for s in datasets_service.summaries(session, workspace.id)]
+
+
+@router.post("", status_code=201)
+def create_dataset(
+    body: DatasetCreate,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> DatasetOut:
+    """Create a dataset from the listed example ids, from the examples matching a filter, or empty."""
+    source = body.example_ids
+    if body.filter is not None:
+        source = matching_ids(workspace.id, body.filter.to_filter())
+    try:
+        dataset = datasets_service.create_dataset(session, workspace.id, body.name, body.description, source)
+    except FieldErrors as exc:
+        session.rollback()
+        field_errors(exc)
+    return DatasetOut.of(datasets_service.summary(session, dataset))
+
+
+@router.get("/{dataset_id}")
+def get_dataset(
+    dataset_id: int,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> DatasetDetail:
+    """A dataset with its counts, snapshots and its own health findings."""
+    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    report = dataset_report(session, workspace.id, dataset.id)
+    health = HealthOut.of(report, get_settings().context_tokens, token_counter().exact, dataset_id=dataset.id)
+    return DatasetDetail(
+        **DatasetOut.of(datasets_service.summary(session, dataset)).model_dump(),
+        snapshots=[SnapshotOut.of(s) for s in datasets_service.snapshots(session, dataset)],
+        health=health,
+    )
+
+
+@router.patch("/{dataset_id}")
+def patch_dataset(
+    dataset_id: int,
+    body: DatasetPatch,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> DatasetOut:
+    """Rename a dataset or change its description."""
+    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    try:
+        datasets_service.update_dataset(session, dataset, body.name, body.description)
+    except FieldErrors as exc:
+        session.rollback()
+        field_errors(exc)
+    return DatasetOut.of(datasets_service.summary(session, dataset))
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(
+    dataset_id: int,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> Response:
+    """Delete a dataset (its examples stay in the workspace)."""
+    datasets_service.delete_dataset(session, _dataset_or_404(session, workspace.id, dataset_id))
+    return Response(status_code=204)
+
+
+@router.post("/{dataset_id}/examples")
+def add_examples(
+    dataset_id: int,
+    body: AddExamples,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> MembershipOut:
+    """Add examples (by id) to the dataset; ids of other workspaces are ignored."""
+    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    added = datasets_service.add_examples(session, workspace.id, dataset, body.ids)
+    session.commit()
+    return MembershipOut(changed=added, dataset=DatasetOut.of(datasets_service.summary(session, dataset)))
+
+
+@router.post("/{dataset_id}/examples/remove")
+def remove_examples(
+    dataset_id: int,
+    body: AddExamples,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> MembershipOut:
+    """Remove examples (by id) from the dataset; they stay in the workspace."""
+    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    removed = datasets_service.remove_examples(session, dataset, body.ids)
+    session.commit()
+    return MembershipOut(changed=removed, dataset=DatasetOut.of(datasets_service.summary(session, dataset)))
+
+
+@router.get("/{dataset_id}/snapshots")
+def list_snapshots(
+    dataset_id: int,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> list[SnapshotOut]:
+    """The dataset's frozen snapshots, newest first."""
+    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    return [SnapshotOut.of(s) for s in datasets_service.snapshots(session, dataset)]
+
+
+@router.post("/{dataset_id}/snapshots")
+def freeze_snapshot(
+    dataset_id: int,
+    response: Response,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> SnapshotCreated:
+    """Freeze the included examples: 201 with a new snapshot, 200 when the same content was frozen before."""
+    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    try:
+        snapshot, created = datasets_service.freeze_snapshot(session, workspace.id, dataset)
+    except datasets_service.EmptySnapshot as exc:
+        raise HTTPException(409, str(exc)) from exc
+    response.status_code = 201 if created else 200
+    return SnapshotCreated(**SnapshotOut.of(snapshot).model_dump(), created=created)
+
+
+@router.get("/{dataset_id}/export")
+def export(
+    dataset_id: int,
+    format: Annotated[Literal["jsonl", "csv"], Query(description="jsonl or csv")] = "jsonl",
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> Response:
+    """Download the dataset's included examples as JSONL or CSV (CSV cells neutralised for spreadsheets)."""
+    return export_response(session, workspace.id, _dataset_or_404(session, workspace.id, dataset_id), format)

@@ -1,0 +1,195 @@
+"""JSON API for examples and workspace health (OpenAPI tags "examples" and "health")."""
+
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Response
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
+
+from app.db import get_session
+from app.deps import current_workspace
+from app.models import Example, Workspace
+from app.schemas import (
+    BulkOut,
+    BulkRequest,
+    ExampleCreate,
+    ExampleFilterParams,
+    ExampleList,
+    ExampleOut,
+    ExamplePatch,
+    FixOut,
+    FixRequest,
+    HealthOut,
+)
+from app.services import examples as examples_service
+from app.services.bulk import bulk_apply
+from app.services.errors import FieldErrors, NotFound
+from app.services.example_query import find_examples
+from app.services.examples import ExampleChanges
+from app.services.health import (
+    refresh_example_flags,
+    refresh_health,
+    refresh_in_background,
+    workspace_report,
+)
+from app.services.health_fixes import apply_fix
+from app.settings import get_settings
+
+router = APIRouter(prefix="/api")
+
+
+def field_errors(exc: FieldErrors, where: str = "body") -> NoReturn:
+    """Raise the service's per-field messages as a 422 shaped like FastAPI's own validation errors."""
+    raise RequestValidationError(
+        [
+            {"type": "value_error", "loc": (where, field), "msg": msg, "input": None}
+            for field, msg in exc.errors.items()
+        ]
+    )
+
+
+def _example_or_404(session: Session, workspace_id: int, example_id: int) -> Example:
+    """The workspace's example, or a 404 naming it."""
+    try:
+        return examples_service.get_example(session, workspace_id, example_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+def health_out(session: Session, workspace_id: int) -> HealthOut:
+    """The workspace's current health as API data."""
+    report = workspace_report(session, workspace_id)
+    return HealthOut.of(report, get_settings().context_tokens, examples_service.token_counter().exact)
+
+
+@router.get("/examples", tags=["examples"])
+def list_examples(
+    params: Annotated[ExampleFilterParams, Query()],
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> ExampleList:
+    """Examples matching the filters, sorted and paginated like the examples page."""
+    page = find_examples(session, workspace.id, params.to_filter(), page_size=params.page_size)
+    return ExampleList(
+        items=[ExampleOut.of(e) for e in page.items],
+        total=page.total,
+        page=page.page,
+        pages=page.pages,
+        page_size=params.page_size,
+    )
+
+
+@router.post("/examples", tags=["examples"], status_code=201)
+def create_example(
+    body: ExampleCreate,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> ExampleOut:
+    """Create one example by hand; its flags are computed before it is returned."""
+    changes = ExampleChanges(**body.model_dump())
+    try:
+        example = examples_service.create_example(
+            session, workspace.id, changes, examples_service.token_counter()
+        )
+    except FieldErrors as exc:
+        session.rollback()
+        field_errors(exc)
+    session.commit()
+    refresh_health(session, workspace.id)
+    return ExampleOut.of(example)
+
+
+@router.get("/examples/{example_id}", tags=["examples"])
+def get_example(
+    example_id: int,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> ExampleOut:
+    """One example with its tags and flags."""
+    return ExampleOut.of(_example_or_404(session, workspace.id, example_id))
+
+
+@router.patch("/examples/{example_id}", tags=["examples"])
+def patch_example(
+    example_id: int,
+    body: ExamplePatch,
+    background: BackgroundTasks,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> ExampleOut:
+    """Change an example; hash, token counts and flags are recomputed. A split set here is locked."""
+    example = _example_or_404(session, workspace.id, example_id)
+    try:
+        examples_service.update_example(
+            example, ExampleChanges(**body.model_dump(exclude_unset=True)), examples_service.token_counter()
+        )
+    except FieldErrors as exc:
+        session.rollback()
+        field_errors(exc)
+    session.commit()
+    # The example's own flags now; the workspace-wide check (near copies) after the response.
+    refresh_example_flags(session, workspace.id, example.id)
+    background.add_task(refresh_in_background, workspace.id)
+    return ExampleOut.of(example)
+
+
+@router.delete("/examples/{example_id}", tags=["examples"], status_code=204)
+def delete_example(
+    example_id: int,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> Response:
+    """Delete an example (it also leaves every dataset)."""
+    session.delete(_example_or_404(session, workspace.id, example_id))
+    session.commit()
+    refresh_health(session, workspace.id)
+    return Response(status_code=204)
+
+
+@router.post("/examples/bulk", tags=["examples"])
+def bulk(
+    body: BulkRequest,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> BulkOut:
+    """One action on the listed ids or on every example matching the filter."""
+    try:
+        result = bulk_apply(
+            session,
+            workspace.id,
+            action=body.action,
+            value=body.value,
+            ids=body.ids,
+            flt=body.filter.to_filter() if body.filter else None,
+            new_dataset_name=body.new_dataset_name,
+        )
+    except FieldErrors as exc:
+        session.rollback()
+        field_errors(exc)
+    except NotFound as exc:
+        session.rollback()
+        raise HTTPException(404, str(exc)) from exc
+    return BulkOut.of(result)
+
+
+@router.get("/health", tags=["health"])
+def get_health(
+    session: Session = Depends(get_session), workspace: Workspace = Depends(current_workspace)
+) -> HealthOut:
+    """The workspace's health findings, most severe first."""
+    return health_out(session, workspace.id)
+
+
+@router.post("/health/fix", tags=["health"])
+def post_health_fix(
+    body: FixRequest,
+    session: Session = Depends(get_session),
+    workspace: Workspace = Depends(current_workspace),
+) -> FixOut:
+    """Apply the one-click fix of a finding (by its code) and return the health afterwards."""
+    try:
+        result = apply_fix(session, workspace.id, body.code)
+    except LookupError as exc:
+        session.rollback()
+        raise HTTPException(404, str(exc)) from exc
+    return FixOut(message=result.message, changed=result.changed, health=health_out(session, workspace.id))
