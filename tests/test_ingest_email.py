@@ -66,8 +66,7 @@ def test_a_reply_keeps_the_answer_and_puts_the_quoted_email_in_the_input() -> No
     assert example.instruction == REPLY_INSTRUCTION == "Reply to this email"
     assert example.output == "Hi Jane,\n\nYes, we will pay invoice 42 on Friday.\n\nBest regards,\nBob Smith"
     assert example.input == (
-        "From: Jane Doe\nSubject: Invoice 42\n\n"
-        "Hello Bob,\n\nWhen will invoice 42 be paid?\n\nThanks, Jane"
+        "From: Jane Doe\nSubject: Invoice 42\n\nHello Bob,\n\nWhen will invoice 42 be paid?\n\nThanks, Jane"
     )
 
 
@@ -98,10 +97,7 @@ def test_an_outlook_reply_reads_the_quoted_header_block() -> None:
     [example] = one("outlook.eml", message(body, "RE: Meeting time").as_bytes()).examples
     assert example.instruction == REPLY_INSTRUCTION
     assert example.output == "Hello Sam,\n\nThe meeting moves to 3pm.\n\nThanks\nPriya"
-    assert (
-        example.input
-        == "From: Sam Lee\nSubject: Meeting time\n\nCan we meet later on Thursday?"
-    )
+    assert example.input == "From: Sam Lee\nSubject: Meeting time\n\nCan we meet later on Thursday?"
 
 
 def test_an_outlook_reply_under_a_rule_line_is_recognised() -> None:
