@@ -24,6 +24,8 @@ def make_celery(settings: Settings) -> Celery:
         options = {"connect_args": {"timeout": 30}}
     elif broker.startswith("redis"):
         options = {"socket_connect_timeout": 5, "socket_timeout": 30}
+        if settings.broker_key_prefix:
+            options["global_keyprefix"] = settings.broker_key_prefix
     celery.conf.update(
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,

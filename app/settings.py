@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     broker_url: str = Field(
         "", description="Celery broker; empty means an embedded SQLite broker in data_dir."
     )
+    # Lets several Lastmile installs (or test runs) share one Redis without reading each other's tasks.
+    broker_key_prefix: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
 

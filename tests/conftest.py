@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("LASTMILE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LASTMILE_TEST_REDIS", "redis://127.0.0.1:6379/11")
+# Each test session gets its own Redis key space, so two runs on one machine never share tasks.
+REDIS_PREFIX = f"lastmile-test-{uuid.uuid4().hex[:8]}:"
 
 # Tables emptied between tests, children first; the default workspace stays.
 DATA_TABLES = (
@@ -33,6 +35,19 @@ def clear_caches() -> None:
         get_engine().dispose()
     for cached in (get_settings, get_engine, get_sessionmaker, get_celery):
         cached.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_key_space() -> Iterator[None]:
+    """Remove this session's Redis keys at the end."""
+    yield
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{REDIS_PREFIX}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +89,7 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         "LASTMILE_DATABASE_URL": db_url,
         "LASTMILE_DATA_DIR": str(tmp_path / "data"),
         "LASTMILE_BROKER_URL": REDIS_URL,
+        "LASTMILE_BROKER_KEY_PREFIX": REDIS_PREFIX,
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
