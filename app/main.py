@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.routes import datasets, examples, health, uploads
+from app.routes.errors import install_error_handlers
 from app.templating import ROOT
 
 
@@ -18,6 +19,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
     for module in (health, uploads, examples, datasets):
         app.include_router(module.router)
+    install_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

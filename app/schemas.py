@@ -1,5 +1,6 @@
 """Pydantic models of the JSON API for examples, health and datasets (requests and responses)."""
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
@@ -10,6 +11,7 @@ from app.models import Dataset, DatasetSnapshot, Example
 from app.services.bulk import BulkResult
 from app.services.datasets import DatasetSummary
 from app.services.example_query import FLAG_CHOICES, ExampleFilter
+from app.services.examples import to_record
 
 Kind = Literal["draft", "summarise", "classify", "extract"]
 Split = Literal["train", "heldout"]
@@ -104,23 +106,16 @@ class ExampleOut(BaseModel):
     @classmethod
     def of(cls, example: Example) -> "ExampleOut":
         """The API view of an Example row."""
+        # The fields the curation record copies (texts, kind, split, tokens, sorted tags), then the rest.
+        record = to_record(example)
         return cls(
-            id=example.id,
-            kind=example.kind,
-            instruction=example.instruction,
-            input=example.input,
-            output=example.output,
-            included=example.included,
-            split=example.split,
+            **asdict(record) | {"tags": list(record.tags)},
             split_locked=example.split_locked,
-            tags=sorted(t.tag for t in example.tags),
             flags=[
                 FlagOut(code=f.code, label=FLAG_LABELS.get(f.code, f.code), detail=f.detail)
                 for f in example.flags
             ],
             content_hash=example.content_hash,
-            prompt_tokens=example.prompt_tokens,
-            output_tokens=example.output_tokens,
             document_id=example.document_id,
             source_file=example.document.filename if example.document else None,
             source_ref=example.source_ref,

@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +64,21 @@ def _find_document(session: Session, workspace_id: int, sha256: str) -> Document
     """The workspace's document with these bytes, if any."""
     query = select(Document).where(Document.workspace_id == workspace_id, Document.sha256 == sha256)
     return session.scalars(query).first()
+
+
+def _item_document(session: Session, ctx: BatchContext, item: ImportItem, **fields: Any) -> Document:
+    """The Document for an item's bytes: a failed one to read again, or a new one with `fields` (added)."""
+    document = _find_document(session, ctx.workspace_id, item.sha256 or "")
+    if document is None:
+        document = Document(
+            workspace_id=ctx.workspace_id,
+            sha256=item.sha256,
+            filename=item.filename[:MAX_NAME],
+            size_bytes=item.size_bytes,
+            **fields,
+        )
+        session.add(document)
+    return document
 
 
 def _lock_pending_item(session: Session, item_id: int) -> ImportItem | None:
@@ -135,16 +151,7 @@ def write_file(
     if document is None and _point_at_known(session, ctx, item, counts_as_done):
         return 0
     if document is None:
-        document = _find_document(session, ctx.workspace_id, item.sha256 or "")  # a failed one, if any
-    if document is None:
-        document = Document(
-            workspace_id=ctx.workspace_id,
-            sha256=item.sha256,
-            filename=item.filename[:MAX_NAME],
-            size_bytes=item.size_bytes,
-            parent_id=parent_doc_id,
-        )
-        session.add(document)
+        document = _item_document(session, ctx, item, parent_id=parent_doc_id)
     document.format = parsed.format[:20]
     session.flush()  # the examples need the document's id
     item.document_id = document.id
@@ -218,18 +225,8 @@ def _open_archive(ctx: BatchContext, item_id: int) -> int | None:
             return item.document_id
         if _point_at_known(session, ctx, item, 1):
             return None
-        document = _find_document(session, ctx.workspace_id, item.sha256 or "")  # a failed one, if any
-        if document is None:
-            document = Document(
-                workspace_id=ctx.workspace_id,
-                sha256=item.sha256,
-                filename=item.filename[:MAX_NAME],
-                size_bytes=item.size_bytes,
-                format="zip",
-                status="stored",
-            )
-            session.add(document)
-            session.flush()
+        document = _item_document(session, ctx, item, format="zip", status="stored")
+        session.flush()  # a new document needs its id
         item.document_id = document.id
         return document.id
 

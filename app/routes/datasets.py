@@ -11,9 +11,9 @@ from app.deps import current_workspace
 from app.models import TASK_KINDS, Dataset, Workspace
 from app.routes import datasets_api
 from app.routes.examples import filter_context, results_context
-from app.routes.views import health_panel_context, not_found, render
+from app.routes.views import health_panel_context, render
 from app.services import datasets as datasets_service
-from app.services.errors import FieldErrors, NotFound
+from app.services.errors import FieldErrors
 from app.services.example_query import ExampleFilter, count_matching, matching_ids, tag_counts
 
 router = APIRouter()
@@ -60,6 +60,24 @@ def _list_context(
     }
 
 
+def _new_context(
+    session: Session,
+    workspace: Workspace,
+    flt: ExampleFilter,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The "new dataset from a filter" page: how many examples match, and the form."""
+    return {
+        "workspace": workspace,
+        "section": "datasets",
+        "flt": flt,
+        "count": count_matching(session, workspace.id, flt),
+        "values": values or {},
+        "errors": errors or {},
+    }
+
+
 @pages.get("/datasets", response_class=HTMLResponse)
 def datasets_page(
     request: Request,
@@ -78,15 +96,7 @@ def new_dataset_page(
 ) -> Response:
     """Create a dataset from the examples matching the filter the examples page was showing."""
     flt = ExampleFilter.from_params(request.query_params)
-    context = {
-        "workspace": workspace,
-        "section": "datasets",
-        "flt": flt,
-        "count": count_matching(session, workspace.id, flt),
-        "values": {},
-        "errors": {},
-    }
-    return render(request, "datasets/new.html", context)
+    return render(request, "datasets/new.html", _new_context(session, workspace, flt))
 
 
 @pages.post("/datasets", response_class=HTMLResponse)
@@ -106,14 +116,7 @@ async def create_dataset(
     except FieldErrors as exc:
         session.rollback()
         if form.get("source") == "filter" and flt is not None:
-            context = {
-                "workspace": workspace,
-                "section": "datasets",
-                "flt": flt,
-                "count": count_matching(session, workspace.id, flt),
-                "values": form,
-                "errors": exc.errors,
-            }
+            context = _new_context(session, workspace, flt, form, exc.errors)
             return render(request, "datasets/new.html", context, status_code=422)
         return render(
             request, "datasets/index.html", _list_context(session, workspace, form, exc.errors), 422
@@ -153,10 +156,7 @@ def dataset_page(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """One dataset: its examples, health, snapshots, exports, rename and delete."""
-    try:
-        dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "datasets")
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     return render(request, "datasets/detail.html", _page_context(session, workspace, dataset, request))
 
 
@@ -168,10 +168,7 @@ def dataset_health(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The dataset's own health findings (analysed over its members only)."""
-    try:
-        dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "datasets")
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     return render(
         request, "examples/_health.html", health_panel_context(session, workspace, dataset_id=dataset.id)
     )
@@ -185,10 +182,7 @@ async def rename_dataset(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Save a new name and description."""
-    try:
-        dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "datasets")
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
         datasets_service.update_dataset(session, dataset, form.get("name", ""), form.get("description", ""))
@@ -202,15 +196,11 @@ async def rename_dataset(
 @pages.post("/datasets/{dataset_id}/delete")
 def delete_dataset(
     dataset_id: int,
-    request: Request,
     session: Session = Depends(get_session),
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Delete the dataset (its examples stay) and go back to the list."""
-    try:
-        dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "datasets")
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     datasets_service.delete_dataset(session, dataset)
     # htmx follows HX-Redirect; a plain form post follows the 303.
     return Response(status_code=303, headers={"Location": "/datasets", "HX-Redirect": "/datasets"})
@@ -224,10 +214,7 @@ def freeze_snapshot(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Freeze the dataset and show its snapshots card again, saying whether the snapshot is new."""
-    try:
-        dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "datasets")
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     message, error = "", ""
     try:
         snapshot, created = datasets_service.freeze_snapshot(session, workspace.id, dataset)
@@ -251,16 +238,12 @@ def freeze_snapshot(
 @pages.get("/datasets/{dataset_id}/export")
 def export_dataset(
     dataset_id: int,
-    request: Request,
     format: str = "jsonl",
     session: Session = Depends(get_session),
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Download the dataset as JSONL or CSV."""
-    try:
-        dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "datasets")
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     fmt = format if format in datasets_service.EXPORT_FORMATS else "jsonl"
     return datasets_api.export_response(session, workspace.id, dataset, fmt)
 

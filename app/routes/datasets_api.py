@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from app.db import get_session
 from app.deps import current_workspace
 from app.models import Dataset, Workspace
-from app.routes.examples_api import field_errors
 from app.schemas import (
     AddExamples,
     DatasetCreate,
@@ -21,21 +20,12 @@ from app.schemas import (
     SnapshotOut,
 )
 from app.services import datasets as datasets_service
-from app.services.errors import FieldErrors, NotFound
 from app.services.example_query import matching_ids
 from app.services.examples import token_counter
 from app.services.health import dataset_report
 from app.settings import get_settings
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
-
-
-def _dataset_or_404(session: Session, workspace_id: int, dataset_id: int) -> Dataset:
-    """The workspace's dataset, or a 404 naming it."""
-    try:
-        return datasets_service.get_dataset(session, workspace_id, dataset_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
 
 
 def export_response(session: Session, workspace_id: int, dataset: Dataset, fmt: str) -> Response:
@@ -68,11 +58,7 @@ def create_dataset(
     source = body.example_ids
     if body.filter is not None:
         source = matching_ids(workspace.id, body.filter.to_filter())
-    try:
-        dataset = datasets_service.create_dataset(session, workspace.id, body.name, body.description, source)
-    except FieldErrors as exc:
-        session.rollback()
-        field_errors(exc)
+    dataset = datasets_service.create_dataset(session, workspace.id, body.name, body.description, source)
     return DatasetOut.of(datasets_service.summary(session, dataset))
 
 
@@ -83,7 +69,7 @@ def get_dataset(
     workspace: Workspace = Depends(current_workspace),
 ) -> DatasetDetail:
     """A dataset with its counts, snapshots and its own health findings."""
-    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     report = dataset_report(session, workspace.id, dataset.id)
     health = HealthOut.of(report, get_settings().context_tokens, token_counter().exact, dataset_id=dataset.id)
     return DatasetDetail(
@@ -101,12 +87,8 @@ def patch_dataset(
     workspace: Workspace = Depends(current_workspace),
 ) -> DatasetOut:
     """Rename a dataset or change its description."""
-    dataset = _dataset_or_404(session, workspace.id, dataset_id)
-    try:
-        datasets_service.update_dataset(session, dataset, body.name, body.description)
-    except FieldErrors as exc:
-        session.rollback()
-        field_errors(exc)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
+    datasets_service.update_dataset(session, dataset, body.name, body.description)
     return DatasetOut.of(datasets_service.summary(session, dataset))
 
 
@@ -117,7 +99,7 @@ def delete_dataset(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Delete a dataset (its examples stay in the workspace)."""
-    datasets_service.delete_dataset(session, _dataset_or_404(session, workspace.id, dataset_id))
+    datasets_service.delete_dataset(session, datasets_service.get_dataset(session, workspace.id, dataset_id))
     return Response(status_code=204)
 
 
@@ -129,7 +111,7 @@ def add_examples(
     workspace: Workspace = Depends(current_workspace),
 ) -> MembershipOut:
     """Add examples (by id) to the dataset; ids of other workspaces are ignored."""
-    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     added = datasets_service.add_examples(session, workspace.id, dataset, body.ids)
     session.commit()
     return MembershipOut(changed=added, dataset=DatasetOut.of(datasets_service.summary(session, dataset)))
@@ -143,7 +125,7 @@ def remove_examples(
     workspace: Workspace = Depends(current_workspace),
 ) -> MembershipOut:
     """Remove examples (by id) from the dataset; they stay in the workspace."""
-    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     removed = datasets_service.remove_examples(session, dataset, body.ids)
     session.commit()
     return MembershipOut(changed=removed, dataset=DatasetOut.of(datasets_service.summary(session, dataset)))
@@ -156,7 +138,7 @@ def list_snapshots(
     workspace: Workspace = Depends(current_workspace),
 ) -> list[SnapshotOut]:
     """The dataset's frozen snapshots, newest first."""
-    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     return [SnapshotOut.of(s) for s in datasets_service.snapshots(session, dataset)]
 
 
@@ -168,7 +150,7 @@ def freeze_snapshot(
     workspace: Workspace = Depends(current_workspace),
 ) -> SnapshotCreated:
     """Freeze the included examples: 201 with a new snapshot, 200 when the same content was frozen before."""
-    dataset = _dataset_or_404(session, workspace.id, dataset_id)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     try:
         snapshot, created = datasets_service.freeze_snapshot(session, workspace.id, dataset)
     except datasets_service.EmptySnapshot as exc:
@@ -185,4 +167,5 @@ def export(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Download the dataset's included examples as JSONL or CSV (CSV cells neutralised for spreadsheets)."""
-    return export_response(session, workspace.id, _dataset_or_404(session, workspace.id, dataset_id), format)
+    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
+    return export_response(session, workspace.id, dataset, format)

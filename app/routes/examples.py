@@ -12,7 +12,8 @@ from app.db import get_session
 from app.deps import current_workspace
 from app.models import SPLITS, TASK_KINDS, Example, Workspace
 from app.routes import examples_api
-from app.routes.views import health_panel_context, not_found, render
+from app.routes.examples_api import recheck_example
+from app.routes.views import health_panel_context, render
 from app.services import datasets as datasets_service
 from app.services import examples as examples_service
 from app.services.bulk import bulk_apply
@@ -28,7 +29,6 @@ from app.services.example_query import (
     tag_counts,
 )
 from app.services.examples import AUTO_SPLIT, ExampleChanges, parse_tags
-from app.services.health import refresh_example_flags, refresh_in_background
 from app.services.health_fixes import apply_fix
 from app.templating import is_htmx
 
@@ -112,10 +112,7 @@ def examples_page(
 ) -> Response:
     """The examples page; htmx filter changes get only the results partial."""
     flt = ExampleFilter.from_params(request.query_params)
-    try:
-        context = results_context(session, workspace, flt)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "examples")
+    context = results_context(session, workspace, flt)
     if _wants_results(request):
         return render(request, "examples/_results.html", context)
     context |= filter_context(session, workspace)
@@ -130,13 +127,8 @@ def examples_table(
 ) -> Response:
     """The results partial alone (used by dataset pages and after changes)."""
     flt = ExampleFilter.from_params(request.query_params)
-    try:
-        context = results_context(
-            session, workspace, flt, embedded=request.query_params.get("embedded") == "1"
-        )
-        return render(request, "examples/_results.html", context)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "examples")
+    context = results_context(session, workspace, flt, embedded=request.query_params.get("embedded") == "1")
+    return render(request, "examples/_results.html", context)
 
 
 def _form_filter(form: FormData) -> ExampleFilter:
@@ -187,12 +179,6 @@ async def examples_bulk(
     return render(request, "examples/_results.html", context, headers={"HX-Trigger": HEALTH_CHANGED})
 
 
-def _recheck(session: Session, workspace_id: int, example_id: int, background: BackgroundTasks) -> None:
-    """Flag the edited example at once; the workspace-wide check (near copies) runs after the response."""
-    refresh_example_flags(session, workspace_id, example_id)
-    background.add_task(refresh_in_background, workspace_id)
-
-
 def _row(request: Request, example: Example, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     """The display row of one example."""
     context = {"example": example, "flag_labels": FLAG_LABELS, **extra}
@@ -207,10 +193,7 @@ def example_row(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """One example's row (Cancel on the inline edit form swaps this back)."""
-    try:
-        example = examples_service.get_example(session, workspace.id, example_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "examples")
+    example = examples_service.get_example(session, workspace.id, example_id)
     return _row(request, example)
 
 
@@ -247,10 +230,7 @@ def example_edit(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The inline edit form that replaces an example's row."""
-    try:
-        example = examples_service.get_example(session, workspace.id, example_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "examples")
+    example = examples_service.get_example(session, workspace.id, example_id)
     return _edit_form(request, example)
 
 
@@ -263,10 +243,7 @@ async def example_save(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Save the inline edit form: recompute hash, tokens and flags, and return the updated row."""
-    try:
-        example = examples_service.get_example(session, workspace.id, example_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "examples")
+    example = examples_service.get_example(session, workspace.id, example_id)
     form = await request.form()
     values = {
         name: str(form.get(name, "")) for name in ("instruction", "input", "output", "kind", "tags", "split")
@@ -291,7 +268,7 @@ async def example_save(
         session.rollback()
         return _edit_form(request, example, values, exc.errors)
     session.commit()
-    _recheck(session, workspace.id, example.id, background)
+    recheck_example(session, workspace.id, example.id, background)
     return _row(request, example, saved=True, headers={"HX-Trigger": HEALTH_CHANGED})
 
 
@@ -304,15 +281,12 @@ def example_toggle_included(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Include or exclude one example (flips it) and return its row."""
-    try:
-        example = examples_service.get_example(session, workspace.id, example_id)
-    except NotFound as exc:
-        return not_found(request, workspace, str(exc), "examples")
+    example = examples_service.get_example(session, workspace.id, example_id)
     examples_service.update_example(
         example, ExampleChanges(included=not example.included), examples_service.token_counter()
     )
     session.commit()
-    _recheck(session, workspace.id, example.id, background)
+    recheck_example(session, workspace.id, example.id, background)
     return _row(request, example, headers={"HX-Trigger": HEALTH_CHANGED})
 
 

@@ -1,14 +1,13 @@
 """JSON API for examples and workspace health (OpenAPI tags "examples" and "health")."""
 
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from app.db import get_session
 from app.deps import current_workspace
-from app.models import Example, Workspace
+from app.models import Workspace
 from app.schemas import (
     BulkOut,
     BulkRequest,
@@ -23,7 +22,6 @@ from app.schemas import (
 )
 from app.services import examples as examples_service
 from app.services.bulk import bulk_apply
-from app.services.errors import FieldErrors, NotFound
 from app.services.example_query import find_examples
 from app.services.examples import ExampleChanges
 from app.services.health import (
@@ -38,22 +36,12 @@ from app.settings import get_settings
 router = APIRouter(prefix="/api")
 
 
-def field_errors(exc: FieldErrors, where: str = "body") -> NoReturn:
-    """Raise the service's per-field messages as a 422 shaped like FastAPI's own validation errors."""
-    raise RequestValidationError(
-        [
-            {"type": "value_error", "loc": (where, field), "msg": msg, "input": None}
-            for field, msg in exc.errors.items()
-        ]
-    )
-
-
-def _example_or_404(session: Session, workspace_id: int, example_id: int) -> Example:
-    """The workspace's example, or a 404 naming it."""
-    try:
-        return examples_service.get_example(session, workspace_id, example_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+def recheck_example(
+    session: Session, workspace_id: int, example_id: int, background: BackgroundTasks
+) -> None:
+    """Flag an edited example at once; the workspace-wide check (near copies) runs after the response."""
+    refresh_example_flags(session, workspace_id, example_id)
+    background.add_task(refresh_in_background, workspace_id)
 
 
 def health_out(session: Session, workspace_id: int) -> HealthOut:
@@ -87,13 +75,8 @@ def create_example(
 ) -> ExampleOut:
     """Create one example by hand; its flags are computed before it is returned."""
     changes = ExampleChanges(**body.model_dump())
-    try:
-        example = examples_service.create_example(
-            session, workspace.id, changes, examples_service.token_counter()
-        )
-    except FieldErrors as exc:
-        session.rollback()
-        field_errors(exc)
+    counter = examples_service.token_counter()
+    example = examples_service.create_example(session, workspace.id, changes, counter)
     session.commit()
     refresh_health(session, workspace.id)
     return ExampleOut.of(example)
@@ -106,7 +89,7 @@ def get_example(
     workspace: Workspace = Depends(current_workspace),
 ) -> ExampleOut:
     """One example with its tags and flags."""
-    return ExampleOut.of(_example_or_404(session, workspace.id, example_id))
+    return ExampleOut.of(examples_service.get_example(session, workspace.id, example_id))
 
 
 @router.patch("/examples/{example_id}", tags=["examples"])
@@ -118,18 +101,12 @@ def patch_example(
     workspace: Workspace = Depends(current_workspace),
 ) -> ExampleOut:
     """Change an example; hash, token counts and flags are recomputed. A split set here is locked."""
-    example = _example_or_404(session, workspace.id, example_id)
-    try:
-        examples_service.update_example(
-            example, ExampleChanges(**body.model_dump(exclude_unset=True)), examples_service.token_counter()
-        )
-    except FieldErrors as exc:
-        session.rollback()
-        field_errors(exc)
+    example = examples_service.get_example(session, workspace.id, example_id)
+    examples_service.update_example(
+        example, ExampleChanges(**body.model_dump(exclude_unset=True)), examples_service.token_counter()
+    )
     session.commit()
-    # The example's own flags now; the workspace-wide check (near copies) after the response.
-    refresh_example_flags(session, workspace.id, example.id)
-    background.add_task(refresh_in_background, workspace.id)
+    recheck_example(session, workspace.id, example.id, background)
     return ExampleOut.of(example)
 
 
@@ -140,7 +117,7 @@ def delete_example(
     workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Delete an example (it also leaves every dataset)."""
-    session.delete(_example_or_404(session, workspace.id, example_id))
+    session.delete(examples_service.get_example(session, workspace.id, example_id))
     session.commit()
     refresh_health(session, workspace.id)
     return Response(status_code=204)
@@ -153,22 +130,15 @@ def bulk(
     workspace: Workspace = Depends(current_workspace),
 ) -> BulkOut:
     """One action on the listed ids or on every example matching the filter."""
-    try:
-        result = bulk_apply(
-            session,
-            workspace.id,
-            action=body.action,
-            value=body.value,
-            ids=body.ids,
-            flt=body.filter.to_filter() if body.filter else None,
-            new_dataset_name=body.new_dataset_name,
-        )
-    except FieldErrors as exc:
-        session.rollback()
-        field_errors(exc)
-    except NotFound as exc:
-        session.rollback()
-        raise HTTPException(404, str(exc)) from exc
+    result = bulk_apply(
+        session,
+        workspace.id,
+        action=body.action,
+        value=body.value,
+        ids=body.ids,
+        flt=body.filter.to_filter() if body.filter else None,
+        new_dataset_name=body.new_dataset_name,
+    )
     return BulkOut.of(result)
 
 
@@ -187,9 +157,5 @@ def post_health_fix(
     workspace: Workspace = Depends(current_workspace),
 ) -> FixOut:
     """Apply the one-click fix of a finding (by its code) and return the health afterwards."""
-    try:
-        result = apply_fix(session, workspace.id, body.code)
-    except LookupError as exc:
-        session.rollback()
-        raise HTTPException(404, str(exc)) from exc
+    result = apply_fix(session, workspace.id, body.code)
     return FixOut(message=result.message, changed=result.changed, health=health_out(session, workspace.id))

@@ -188,8 +188,6 @@ def batch_page(
 ) -> Response:
     """One batch: the partial for htmx polling, or the page that holds it."""
     batch = svc.get_batch(session, workspace.id, batch_id)
-    if batch is None:
-        return missing(request, session, workspace, f"There is no upload {batch_id} in this workspace.")
     return render_batch(request, session, workspace, batch)
 
 
@@ -202,8 +200,6 @@ def retry_batch_form(
 ) -> Response:
     """Hand a batch that could not be queued to the worker again."""
     batch = svc.get_batch(session, workspace.id, batch_id)
-    if batch is None:
-        return missing(request, session, workspace, f"There is no upload {batch_id} in this workspace.")
     return after_create(request, session, workspace, batch)
 
 
@@ -223,8 +219,6 @@ def mapping_form_post(
     mapping = {"instruction": instruction, "output": output, "input": input, "kind": kind, "tags": tags}
     try:
         batch = svc.create_mapping_batch(session, workspace.id, document_id, mapping)
-    except LookupError:
-        return missing(request, session, workspace, f"There is no file {document_id} in this workspace.")
     except svc.InvalidRequest as exc:
         return form_error(request, session, workspace, str(exc), target=f"#mapping-error-{document_id}")
     return after_create(request, session, workspace, batch)

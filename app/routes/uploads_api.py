@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.db import get_session
 from app.deps import current_workspace
 from app.ingest.store import has_original, original_path
-from app.models import Document, ImportBatch, Workspace
+from app.models import ImportBatch, Workspace
 from app.services import uploads as svc
 from app.settings import get_settings
 
@@ -106,14 +106,6 @@ def incoming_files(files: list[UploadFile] | None) -> list[svc.IncomingFile]:
     return [svc.IncomingFile(f.filename, f.file) for f in chosen]
 
 
-def owned_batch(session: Session, workspace: Workspace, batch_id: int) -> ImportBatch:
-    """The batch if it is this workspace's; 404 otherwise."""
-    batch = svc.get_batch(session, workspace.id, batch_id)
-    if batch is None:
-        raise HTTPException(404, f"There is no upload {batch_id} in this workspace.")
-    return batch
-
-
 def _queued(session: Session, batch: ImportBatch) -> BatchOut:
     """Enqueue a new batch and describe it (its `error` says so when the queue is unreachable)."""
     svc.enqueue_batch(session, batch)
@@ -127,20 +119,14 @@ def api_upload(
     workspace: WorkspaceDep,
 ) -> BatchOut:
     """Upload files; they are read in the background (poll GET /api/uploads/{id})."""
-    try:
-        batch = svc.create_batch(session, workspace.id, incoming_files(files), get_settings())
-    except svc.InvalidRequest as exc:
-        raise HTTPException(422, str(exc)) from exc
+    batch = svc.create_batch(session, workspace.id, incoming_files(files), get_settings())
     return _queued(session, batch)
 
 
 @router.post("/uploads/text", status_code=202, response_model=BatchOut)
 def api_upload_text(body: TextIn, session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
     """Turn pasted text into examples, like a .txt upload named after the title."""
-    try:
-        batch = svc.create_text_batch(session, workspace.id, body.title, body.text, get_settings())
-    except svc.InvalidRequest as exc:
-        raise HTTPException(422, str(exc)) from exc
+    batch = svc.create_text_batch(session, workspace.id, body.title, body.text, get_settings())
     return _queued(session, batch)
 
 
@@ -164,13 +150,13 @@ def api_list_uploads(
 @router.get("/uploads/{batch_id}", response_model=BatchOut)
 def api_get_upload(batch_id: int, session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
     """A batch's state, progress and per-file results."""
-    return BatchOut.model_validate(owned_batch(session, workspace, batch_id))
+    return BatchOut.model_validate(svc.get_batch(session, workspace.id, batch_id))
 
 
 @router.post("/uploads/{batch_id}/retry", status_code=202, response_model=BatchOut)
 def api_retry_upload(batch_id: int, session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
     """Hand a batch that could not be queued to the worker again."""
-    return _queued(session, owned_batch(session, workspace, batch_id))
+    return _queued(session, svc.get_batch(session, workspace.id, batch_id))
 
 
 @router.get("/documents", response_model=list[DocumentOut])
@@ -185,14 +171,6 @@ def api_list_documents(
     return [DocumentOut.model_validate(d) for d in docs]
 
 
-def owned_document(session: Session, workspace: Workspace, document_id: int) -> Document:
-    """The document if it is this workspace's; 404 otherwise."""
-    document = svc.get_document(session, workspace.id, document_id)
-    if document is None:
-        raise HTTPException(404, "No such file in this workspace.")
-    return document
-
-
 @router.get("/documents/{document_id}/original", response_class=FileResponse)
 def api_document_original(
     document_id: int,
@@ -200,7 +178,7 @@ def api_document_original(
     workspace: WorkspaceDep,
 ) -> Response:
     """Download the file exactly as it was uploaded."""
-    document = owned_document(session, workspace, document_id)
+    document = svc.get_document(session, workspace.id, document_id)
     root = get_settings().originals_dir
     if not has_original(root, document.sha256):
         raise HTTPException(404, f"The stored copy of {document.filename} is missing.")
@@ -222,10 +200,5 @@ def api_document_mapping(
     workspace: WorkspaceDep,
 ) -> BatchOut:
     """Read a table again with the chosen columns; returns the new batch (source "mapping")."""
-    try:
-        batch = svc.create_mapping_batch(session, workspace.id, document_id, body.model_dump())
-    except LookupError as exc:
-        raise HTTPException(404, "No such file in this workspace.") from exc
-    except svc.InvalidRequest as exc:
-        raise HTTPException(422, str(exc)) from exc
+    batch = svc.create_mapping_batch(session, workspace.id, document_id, body.model_dump())
     return _queued(session, batch)

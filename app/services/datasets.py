@@ -17,6 +17,7 @@ from app.curation.snapshot import snapshot_payload
 from app.models import Dataset, DatasetExample, DatasetSnapshot, Example
 from app.services.errors import FieldErrors, NotFound
 from app.services.health import load_records
+from app.services.lookup import get_owned
 from app.settings import get_settings
 
 MAX_NAME_CHARS = 200
@@ -56,14 +57,10 @@ def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
 
 def get_dataset(session: Session, workspace_id: int, dataset_id: int) -> Dataset:
     """The dataset `dataset_id` of the workspace, or DatasetNotFound."""
-    dataset = session.scalar(
-        select(Dataset).where(Dataset.id == dataset_id, Dataset.workspace_id == workspace_id)
+    missing = DatasetNotFound(
+        f"Dataset {dataset_id} does not exist in this workspace (it may have been deleted)."
     )
-    if dataset is None:
-        raise DatasetNotFound(
-            f"Dataset {dataset_id} does not exist in this workspace (it may have been deleted)."
-        )
-    return dataset
+    return get_owned(session, Dataset, workspace_id, dataset_id, missing)
 
 
 def _check_fields(

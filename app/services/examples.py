@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.curation.normalise import content_hash
@@ -12,6 +11,7 @@ from app.curation.tokens import TokenCounter, get_token_counter, prompt_text
 from app.ingest.types import ExampleDraft
 from app.models import SPLITS, TASK_KINDS, Example, ExampleTag, utcnow
 from app.services.errors import FieldErrors, NotFound
+from app.services.lookup import get_owned
 from app.settings import get_settings
 
 MAX_TAG_CHARS = 100
@@ -149,14 +149,10 @@ def validate_changes(changes: ExampleChanges, max_chars: int) -> None:
 
 def get_example(session: Session, workspace_id: int, example_id: int) -> Example:
     """The example `example_id` of the workspace, or ExampleNotFound."""
-    example = session.scalar(
-        select(Example).where(Example.id == example_id, Example.workspace_id == workspace_id)
+    missing = ExampleNotFound(
+        f"Example {example_id} does not exist in this workspace (it may have been deleted)."
     )
-    if example is None:
-        raise ExampleNotFound(
-            f"Example {example_id} does not exist in this workspace (it may have been deleted)."
-        )
-    return example
+    return get_owned(session, Example, workspace_id, example_id, missing)
 
 
 def update_example(example: Example, changes: ExampleChanges, counter: TokenCounter) -> None:

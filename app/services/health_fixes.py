@@ -9,10 +9,15 @@ from sqlalchemy.orm import Session
 from app.curation.pii import redact
 from app.curation.records import HELDOUT, TRAIN
 from app.models import Example, utcnow
+from app.services.errors import NotFound
 from app.services.examples import refresh_derived, token_counter
 from app.services.health import auto_split, chunks, load_records, refresh_health, workspace_report
 
 FIX_CODES = ("exclude_duplicates", "exclude", "redact_pii", "move_to_train", "auto_split")
+
+
+class FixNotFound(NotFound):
+    """The workspace has no finding with that code to fix (already fixed, or never there)."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,13 @@ def resolve_leakage(session: Session, workspace_id: int, ids: Iterable[int]) -> 
 def apply_fix(session: Session, workspace_id: int, finding_code: str) -> FixResult:
     """Apply the one-click fix of the current finding `finding_code`, then refresh flags (commits).
 
-    Raises LookupError when the workspace has no such finding (already fixed, or never there).
+    Raises FixNotFound when the workspace has no such finding (already fixed, or never there).
     """
     # The report the panel showed (cached while nothing changed), so the fix acts on what the user saw.
     report = workspace_report(session, workspace_id)
     finding = next((f for f in report.findings if f.code == finding_code and f.fix), None)
     if finding is None:
-        raise LookupError(
+        raise FixNotFound(
             f"There is nothing to fix for “{finding_code}” any more: the health panel was out of date."
         )
     ids = finding.fix_ids or finding.example_ids
@@ -103,7 +108,7 @@ def apply_fix(session: Session, workspace_id: int, finding_code: str) -> FixResu
         changed = auto_split(session, workspace_id, load_records(session, workspace_id))
         message = f"Split the examples automatically: {_plural(changed, 'example')} changed split."
     else:
-        raise LookupError(f"The fix “{finding.fix}” is not known to this version of Lastmile.")
+        raise FixNotFound(f"The fix “{finding.fix}” is not known to this version of Lastmile.")
     refresh_health(session, workspace_id)
     return FixResult(message=message, changed=changed)
 

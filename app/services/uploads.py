@@ -16,6 +16,8 @@ from app.models import TASK_KINDS, Document, ImportBatch, ImportItem, utcnow
 from app.queue import INGEST_BATCH, enqueue
 from app.sample_data import DESCRIPTION as SAMPLE_DESCRIPTION
 from app.sample_data import sample_files
+from app.services.errors import NotFound
+from app.services.lookup import get_owned
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,14 @@ SAMPLE_NOTE = (
 
 class InvalidRequest(ValueError):
     """The user asked for something that cannot be done; the message says why and what to do."""
+
+
+class BatchNotFound(NotFound):
+    """The upload batch does not exist in this workspace."""
+
+
+class DocumentNotFound(NotFound):
+    """The uploaded file does not exist in this workspace."""
 
 
 @dataclass
@@ -229,11 +239,9 @@ def create_mapping_batch(
 ) -> ImportBatch:
     """Save a document's column mapping and record a batch that reads it again with it; commits.
 
-    LookupError when the document is not in this workspace; InvalidRequest for a bad mapping.
+    DocumentNotFound when the document is not in this workspace; InvalidRequest for a bad mapping.
     """
     document = get_document(session, workspace_id, document_id)
-    if document is None:
-        raise LookupError(f"document {document_id}")
     if not document.columns:
         raise InvalidRequest(f"{document.filename} is not a table, so it has no columns to choose.")
     if document.example_count:
@@ -275,12 +283,10 @@ def enqueue_batch(session: Session, batch: ImportBatch) -> bool:
     return True
 
 
-def get_batch(session: Session, workspace_id: int, batch_id: int) -> ImportBatch | None:
-    """The batch `batch_id` if it belongs to the workspace (fresh from the database)."""
-    batch = session.get(ImportBatch, batch_id, populate_existing=True)
-    if batch is None or batch.workspace_id != workspace_id:
-        return None
-    return batch
+def get_batch(session: Session, workspace_id: int, batch_id: int) -> ImportBatch:
+    """The batch `batch_id` of the workspace (fresh from the database), or BatchNotFound."""
+    missing = BatchNotFound(f"There is no upload {batch_id} in this workspace.")
+    return get_owned(session, ImportBatch, workspace_id, batch_id, missing, fresh=True)
 
 
 def recent_batches(session: Session, workspace_id: int, limit: int = 10) -> list[ImportBatch]:
@@ -294,12 +300,10 @@ def recent_batches(session: Session, workspace_id: int, limit: int = 10) -> list
     return list(session.scalars(query))
 
 
-def get_document(session: Session, workspace_id: int, document_id: int) -> Document | None:
-    """The document `document_id` if it belongs to the workspace."""
-    document = session.get(Document, document_id)
-    if document is None or document.workspace_id != workspace_id:
-        return None
-    return document
+def get_document(session: Session, workspace_id: int, document_id: int) -> Document:
+    """The document `document_id` of the workspace, or DocumentNotFound."""
+    missing = DocumentNotFound(f"There is no file {document_id} in this workspace.")
+    return get_owned(session, Document, workspace_id, document_id, missing)
 
 
 def list_documents(session: Session, workspace_id: int, limit: int = 500, offset: int = 0) -> list[Document]:
