@@ -45,8 +45,10 @@ chromium:
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Benchmarks print a ratio against a baseline measured in the same run (never timed assertions in tests).
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.health_10k
+	$(BIN)/python -m bench.examples_10k
 
 clean-data:
 	rm -rf data
