@@ -63,6 +63,42 @@ def run(host: str, port: int) -> None:
                 proc.kill()
 
 
+def read_new_password(from_stdin: bool) -> str:
+    """The new admin's password: the first line of stdin, or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password for the admin: ")
+    if getpass.getpass("Same password again: ") != first:
+        raise SystemExit("The two passwords are not the same; nothing was created. Run the command again.")
+    return first
+
+
+def create_admin(email: str, name: str, password_stdin: bool, force_new: bool) -> None:
+    """`lastmile create-admin`: the first admin (admin of every workspace), with no default password."""
+    from app.auth.accounts import AccountError
+    from app.auth.deps import user_memberships
+    from app.auth.first_run import create_admin as create
+    from app.auth.passwords import password_problem
+    from app.db import session_scope
+
+    migrate()
+    password = read_new_password(password_stdin)
+    problem = password_problem(password, email=email)
+    if problem:
+        raise SystemExit(f"{problem} Nothing was created.")
+    try:
+        with session_scope() as session:
+            user = create(session, email, name, password, force_new=force_new)
+            workspaces = ", ".join(m.workspace.name for m in user_memberships(session, user.id))
+            summary = f"Created admin {user.email} ({user.name}); admin of: {workspaces}."
+    except AccountError as exc:
+        raise SystemExit(f"{exc} Nothing was created.") from None
+    print(summary)
+    print("Sign in at the Lastmile address with this email and password.")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     """The web-side commands; worker/cli.py adds the worker-side ones."""
     settings = get_settings()
@@ -78,6 +114,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p = sub.add_parser("worker", help="start a Celery worker")
     p.add_argument("--queues", default="ingest,gpu")
     p.add_argument("--concurrency", type=int, default=1)
+    p = sub.add_parser("create-admin", help="create an admin account (admin of every workspace)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", default="")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
+    p.add_argument("--force-new", action="store_true", help="create another admin even though one exists")
     return parser, sub
 
 
@@ -91,3 +134,5 @@ def dispatch(args: argparse.Namespace) -> None:
         run(args.host, args.port)
     elif args.command == "worker":
         worker(args.queues, args.concurrency)
+    elif args.command == "create-admin":
+        create_admin(args.email, args.name, args.password_stdin, args.force_new)

@@ -2,24 +2,34 @@
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.routes import datasets, examples, health, uploads
+from app.auth.csrf import csrf_protect
+from app.auth.wiring import install_auth
+from app.routes import account, admin, admin_api, datasets, examples, health, uploads
 from app.routes.errors import install_error_handlers
 from app.templating import ROOT
 
 
 def create_app() -> FastAPI:
     """Build the web application (never imports torch, transformers or peft)."""
-    app = FastAPI(title="Lastmile", version="0.1.0", docs_url="/docs", redoc_url=None)
+    # The CSRF check runs before every route; it must be given here, before any router is included.
+    app = FastAPI(
+        title="Lastmile",
+        version="0.1.0",
+        docs_url="/docs",
+        redoc_url=None,
+        dependencies=[Depends(csrf_protect)],
+    )
     static = ROOT / "static"
     Path(static / "vendor").mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")
-    for module in (health, uploads, examples, datasets):
+    for module in (health, uploads, examples, datasets, account, admin, admin_api):
         app.include_router(module.router)
     install_error_handlers(app)
+    install_auth(app)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

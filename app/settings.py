@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     default_model: str = "smollm2-135m-instruct"
     context_tokens: int = 2048
 
+    # Accounts and sessions. A session ends after `session_idle_minutes` without a request, and at the
+    # latest `session_max_hours` after sign-in, whatever the activity.
+    session_idle_minutes: int = 12 * 60
+    session_max_hours: int = 7 * 24
+    # Sign-in throttling: after this many failures within the window, further tries are refused.
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 10
+    login_throttle_minutes: int = 15
+    password_min_length: int = 10
+    invite_link_hours: int = 72
+    reset_link_hours: int = 24
+    # Honour X-Forwarded-Proto/-For/-Host only behind a reverse proxy you run (otherwise clients could
+    # claim HTTPS or another address).
+    trust_proxy_headers: bool = False
+
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

@@ -22,6 +22,7 @@ REDIS_PREFIX = f"lastmile-test-{uuid.uuid4().hex[:8]}:"
 DATA_TABLES = (
     "dataset_snapshots", "dataset_examples", "datasets", "example_flags", "example_tags", "examples",
     "import_items", "import_batches", "documents",
+    "audit_events", "login_attempts", "api_tokens", "one_time_links", "auth_sessions", "memberships", "users",
 )  # fmt: skip
 
 
@@ -100,6 +101,9 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     with get_engine().begin() as conn:
         for table in DATA_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
+        # Workspaces a test created go too; the default one (the first) stays, under its own name.
+        conn.execute(text("DELETE FROM workspaces WHERE id <> (SELECT min(id) FROM workspaces)"))
+        conn.execute(text("UPDATE workspaces SET name = 'Default workspace' WHERE slug = 'default'"))
     clear_caches()
 
 
@@ -124,13 +128,48 @@ def workspace_id(session: Session) -> int:
 
 @pytest.fixture
 def client(env: dict[str, str]):
-    """An HTTP client on the real application (no server process)."""
+    """An HTTP client on the real application (no server process), signed in as an admin of the default
+    workspace; its CSRF token goes along as a default X-CSRF-Token header, as htmx sends it."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.auth_helpers import sign_in
+
+    with TestClient(create_app()) as c:
+        yield sign_in(c, "admin", email="admin@example.com")
+
+
+@pytest.fixture
+def anon_client(env: dict[str, str]):
+    """An HTTP client that is not signed in (no cookie, no CSRF header)."""
     from fastapi.testclient import TestClient
 
     from app.main import create_app
 
     with TestClient(create_app()) as c:
         yield c
+
+
+@pytest.fixture
+def client_as(env: dict[str, str]):
+    """Factory: `client_as(role, workspace=None, email=None)` gives a client signed in as a new user with
+    `role` in `workspace` (None = the default one, a str = a slug, created when missing, an int = an id).
+    Each client has `user_id`, `workspace_id` and `csrf_token` attributes."""
+    from contextlib import ExitStack
+
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.auth_helpers import sign_in
+
+    app = create_app()
+    with ExitStack() as stack:
+
+        def make(role: str | None = "editor", workspace: str | int | None = None, email: str | None = None):
+            """A new TestClient on the shared app, signed in as described."""
+            return sign_in(stack.enter_context(TestClient(app)), role, workspace, email)
+
+        yield make
 
 
 @pytest.fixture

@@ -72,12 +72,13 @@ def _files(folder: Path) -> list[Path]:
 
 def test_upload_curate_and_create_a_dataset(tmp_path: Path):
     from tests.browser import chromium_page
+    from tests.browser_auth import sign_up_first_admin
     from tests.live_server import lastmile_run
 
     files = _files(tmp_path)
     with lastmile_run(tmp_path / "data") as server, chromium_page() as browser:
         page = browser.page
-        page.goto(f"{server.url}/examples")
+        sign_up_first_admin(page, server.url, "/examples")
         page.get_by_text("Upload", exact=False).first.wait_for()
         page.goto(f"{server.url}/upload")
         page.set_input_files("#upload-files", [str(f) for f in files])

@@ -11,6 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
 def test_upload_page_in_a_browser(tmp_path: Path):
     from tests.browser import chromium_page
+    from tests.browser_auth import sign_up_first_admin
     from tests.live_server import lastmile_run
 
     picked = tmp_path / "picked"
@@ -26,7 +27,7 @@ def test_upload_page_in_a_browser(tmp_path: Path):
         page = browser.page
         missing: list[str] = []
         page.on("response", lambda r: r.status == 404 and missing.append(r.url))
-        page.goto(f"{server.url}/upload")
+        sign_up_first_admin(page, server.url, "/upload")
         # Choosing files in the picker uploads them at once (htmx), and the batch partial polls until done.
         page.set_input_files("#upload-files", [str(p) for p in sorted(picked.iterdir())])
         batch = page.locator("#current-batch .batch")

@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from app.db import get_sessionmaker
-from app.deps import current_workspace
 from app.routes.uploads import missing
 from app.routes.views import not_found
 from app.services.errors import FieldErrors, NotFound
@@ -37,9 +36,10 @@ def not_found_handler(request: Request, exc: Exception) -> Response:
     if is_api(request):
         return JSONResponse({"detail": message}, status_code=404)
     section = PAGE_SECTIONS.get(_first_segment(request), "examples")
-    # The request's own session is closed by now; the page header needs the workspace name.
+    # The request's own session is closed by now; the page header needs the workspace name. The route
+    # got as far as NotFound, so current_actor has run and noted who is asking, in which workspace.
     with get_sessionmaker()() as session:
-        workspace = current_workspace(session)
+        workspace = request.state.actor.workspace
         if section == "upload":
             # Upload pages show the Upload page (or its notice) with the message instead.
             return missing(request, session, workspace, message)

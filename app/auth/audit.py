@@ -1,0 +1,74 @@
+"""The audit log: who uploaded, deleted, exported, downloaded, trained or invited, per workspace."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.deps import Actor
+from app.models import AuditEvent, utcnow
+
+# What each action is called on the audit page; unknown actions are shown as they are.
+ACTION_LABELS = {
+    "login": "Signed in",
+    "upload": "Uploaded files",
+    "delete_examples": "Deleted examples",
+    "export": "Exported examples",
+    "download_original": "Downloaded an original file",
+    "create_dataset": "Created a dataset",
+    "delete_dataset": "Deleted a dataset",
+    "train": "Started training",
+    "promote": "Promoted an adapter",
+    "invite": "Invited a user",
+    "role_change": "Changed a role",
+    "password_change": "Changed their password",
+    "password_reset": "Reset a password",
+    "api_token_create": "Created an API token",
+    "api_token_revoke": "Revoked an API token",
+}
+
+
+def record_event(
+    session: Session,
+    workspace_id: int,
+    user_id: int | None,
+    action: str,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Add an audit event without an Actor (sign-in, background tasks); the caller commits."""
+    event = AuditEvent(
+        workspace_id=workspace_id,
+        user_id=user_id,
+        action=action[:40],
+        target=target,
+        detail=detail,
+        created_at=utcnow(),
+        ip=ip,
+    )
+    session.add(event)
+    return event
+
+
+def record(
+    session: Session, actor: Actor, action: str, target: str = "", detail: dict[str, Any] | None = None
+) -> AuditEvent:
+    """Add an audit event for what `actor` did in their current workspace; the caller commits."""
+    return record_event(session, actor.workspace.id, actor.user.id, action, target, detail, actor.ip)
+
+
+def list_events(
+    session: Session,
+    workspace_id: int,
+    limit: int = 100,
+    before_id: int | None = None,
+    action: str | None = None,
+) -> list[AuditEvent]:
+    """A workspace's events, newest first; `before_id` pages back, `action` filters."""
+    query = select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -1,0 +1,103 @@
+"""CSRF protection: a per-session token (or a pre-session cookie for sign-in forms) plus an Origin check.
+
+Every POST/PUT/PATCH/DELETE must carry the token in the `X-CSRF-Token` header (htmx sends it on every
+request, from `hx-headers` on <body>) or in a `csrf_token` form field (plain forms, via csrf_field()).
+Requests authenticated by a bearer token are exempt: a browser never adds that header on its own.
+"""
+
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from app.auth.deps import bearer_token, request_session
+from app.auth.errors import CsrfFailed, NotAuthenticated
+from app.auth.sessions import SESSION_COOKIE, is_https
+from app.auth.tokens import random_token, same
+from app.db import get_session
+from app.models import AuthSession
+from app.settings import get_settings
+
+CSRF_COOKIE = "lastmile_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def anonymous_csrf_token(request: Request) -> str:
+    """The pre-session token (double-submit cookie) for forms shown before sign-in; set when missing."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if 20 <= len(token) <= 100:
+        return token
+    pending = getattr(request.state, "new_csrf_cookie", None)
+    if pending is None:
+        pending = random_token()
+        # The security headers middleware adds the cookie to whatever response this request gets.
+        request.state.new_csrf_cookie = pending
+    return pending
+
+
+def csrf_token_for(request: Request) -> str:
+    """The token forms and htmx must send back: the session's when signed in, else the pre-session one."""
+    return getattr(request.state, "csrf_token", None) or anonymous_csrf_token(request)
+
+
+def csrf_input(token: str) -> Markup:
+    """The hidden form field carrying `token`."""
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">')
+
+
+def own_origin(request: Request) -> str:
+    """scheme://host[:port] the browser uses to reach us (forwarded values only behind a trusted proxy)."""
+    host = request.headers.get("host", "")
+    if get_settings().trust_proxy_headers:
+        host = request.headers.get("x-forwarded-host", "").split(",", 1)[0].strip() or host
+    return f"{'https' if is_https(request) else 'http'}://{host}".lower()
+
+
+def origin_ok(request: Request) -> bool:
+    """Whether Origin (or, without it, Referer) is our own origin; True when the browser sent neither."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        if not referer:
+            return True
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    return origin.strip().lower() == own_origin(request)
+
+
+def loaded_session(request: Request, session: Session = Depends(get_session)) -> AuthSession | None:
+    """The request's browser session, loaded in the thread pool (database work stays off the event loop)."""
+    return request_session(request, session)
+
+
+async def sent_token(request: Request) -> str | None:
+    """The token the request carries: the header, or the form field of a form post."""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith(FORM_TYPES):
+        # Starlette caches the parsed form on the request, so the route reads this same form.
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def csrf_protect(request: Request, auth_session: AuthSession | None = Depends(loaded_session)) -> None:
+    """Global dependency: refuse state-changing requests without the right token or from another site."""
+    if request.method not in UNSAFE_METHODS or bearer_token(request) is not None:
+        return
+    if not origin_ok(request):
+        raise CsrfFailed()
+    expected = auth_session.csrf_token if auth_session else request.cookies.get(CSRF_COOKIE)
+    if same(await sent_token(request), expected):
+        return
+    if auth_session is None and request.cookies.get(SESSION_COOKIE):
+        # The session ended while the page was open: sign in again rather than "form expired".
+        raise NotAuthenticated()
+    raise CsrfFailed()

@@ -1,0 +1,100 @@
+"""API tokens: shown once, only a digest stored, work as Bearer in the chosen workspace, revocable."""
+
+from sqlalchemy import select
+
+from tests.auth_helpers import make_user
+
+
+def _bearer(raw: str, workspace: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {raw}"}
+    if workspace:
+        headers["X-Lastmile-Workspace"] = workspace
+    return headers
+
+
+def test_a_token_works_as_bearer_until_revoked(anon_client, session):
+    from app.auth.api_tokens import create_api_token, list_api_tokens, revoke_api_token
+    from app.models import ApiToken
+
+    user = make_user(session, "editor", email="eve@example.com")
+    raw, row = create_api_token(session, user, "  Nightly export  ")
+    session.commit()
+    assert raw.startswith("lm_") and len(raw) > 40
+    assert row.prefix == raw[:8] and row.name == "Nightly export"
+    stored = session.scalars(select(ApiToken)).one()
+    assert stored.token_sha256 != raw and raw not in (stored.prefix, stored.name)
+
+    response = anon_client.get("/api/examples", headers=_bearer(raw))
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers  # a token request never gets a browser session
+    session.expire_all()
+    assert session.get(ApiToken, row.id).last_used_at is not None
+    assert [t.id for t in list_api_tokens(session, user.id)] == [row.id]
+
+    other = make_user(session, "admin", email="other@example.com")
+    assert revoke_api_token(session, other.id, row.id) is False  # not theirs
+    assert revoke_api_token(session, user.id, row.id) is True
+    session.commit()
+    revoked = anon_client.get("/api/examples", headers=_bearer(raw))
+    assert revoked.status_code == 401 and revoked.headers["www-authenticate"] == "Bearer"
+    assert "not valid" in revoked.json()["detail"]
+    assert list_api_tokens(session, user.id) == []
+
+
+def test_a_token_of_a_disabled_user_or_a_malformed_header_is_refused(anon_client, session):
+    from app.auth.api_tokens import create_api_token
+
+    user = make_user(session, "editor", email="eve@example.com")
+    raw, _ = create_api_token(session, user, "script")
+    user.is_active = False
+    session.commit()
+    assert anon_client.get("/api/examples", headers=_bearer(raw)).status_code == 401
+    assert anon_client.get("/api/examples", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert anon_client.get("/api/examples", headers={"Authorization": "Bearer"}).status_code == 401
+
+
+def test_the_workspace_header_picks_one_of_the_users_workspaces(anon_client, session):
+    from app.auth.api_tokens import create_api_token
+    from app.models import Dataset, Workspace
+
+    user = make_user(session, "editor", email="eve@example.com")
+    make_user(session, "reviewer", "legal", email="eve@example.com")
+    make_user(session, "admin", "secret-team", email="boss@example.com")
+    raw, _ = create_api_token(session, user, "script")
+    session.commit()
+
+    created = anon_client.post("/api/datasets", json={"name": "Contracts"}, headers=_bearer(raw, "legal"))
+    assert created.status_code == 201
+    legal = session.scalars(select(Workspace).where(Workspace.slug == "legal")).one()
+    dataset = session.scalars(select(Dataset)).one()
+    assert dataset.workspace_id == legal.id
+    # Without the header: the user's first workspace (the default one), which does not see Legal's data.
+    listed = anon_client.get(f"/api/datasets/{dataset.id}", headers=_bearer(raw))
+    assert listed.status_code == 404
+    for slug in ("secret-team", "no-such-team"):
+        refused = anon_client.get("/api/datasets", headers=_bearer(raw, slug))
+        assert refused.status_code == 403
+        assert f"not a member of a workspace called '{slug}'" in refused.json()["detail"]
+        assert "secret-team" not in refused.json()["detail"].split("your workspaces:")[1]
+
+
+def test_https_behind_a_trusted_proxy_gets_secure_cookies_and_hsts(anon_client, session, monkeypatch):
+    from app.settings import get_settings
+    from tests.auth_helpers import PASSWORD, form_token
+
+    make_user(session, "editor", email="eve@example.com")
+    monkeypatch.setenv("LASTMILE_TRUST_PROXY_HEADERS", "true")
+    get_settings.cache_clear()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "lastmile.example.com"}
+    page = anon_client.get("/login", headers=https)
+    assert page.headers["strict-transport-security"].startswith("max-age=")
+    data = {"email": "eve@example.com", "password": PASSWORD, "csrf_token": form_token(page.text)}
+    # The browser's Origin is the public address, which the proxy passes on as X-Forwarded-Host.
+    headers = {
+        **https,
+        "Origin": "https://lastmile.example.com",
+        "Cookie": f"lastmile_csrf={data['csrf_token']}",
+    }
+    response = anon_client.post("/login", data=data, headers=headers, follow_redirects=False)
+    assert response.status_code == 303
+    assert "secure" in response.headers["set-cookie"].lower()
