@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.auth.csrf import csrf_protect
 from app.auth.wiring import install_auth
-from app.routes import account, admin, admin_api, datasets, examples, health, uploads
+from app.routes import account, admin, admin_api, api_docs, datasets, examples, health, uploads
 from app.routes.errors import install_error_handlers
 from app.templating import ROOT
 
@@ -19,14 +19,16 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Lastmile",
         version="0.1.0",
-        docs_url="/docs",
+        # /docs and /openapi.json come from app/routes/api_docs.py: members only, no CDN, strict CSP.
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
         dependencies=[Depends(csrf_protect)],
     )
     static = ROOT / "static"
     Path(static / "vendor").mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")
-    for module in (health, uploads, examples, datasets, account, admin, admin_api):
+    for module in (health, uploads, examples, datasets, account, admin, admin_api, api_docs):
         app.include_router(module.router)
     install_error_handlers(app)
     install_auth(app)

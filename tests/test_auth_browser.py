@@ -35,6 +35,8 @@ def test_setup_sign_out_sign_in_and_change_password(tmp_path: Path):
 
         page.click(".user-menu summary")
         page.get_by_role("link", name="Account").click()
+        page.wait_for_url(f"{server.url}/account")
+        page.get_by_role("link", name="Change password").click()
         page.fill("#pw-current", ADMIN_PASSWORD)
         page.fill("#pw-new", "a new browser password")
         page.fill("#pw-confirm", "a new browser password")

@@ -8,6 +8,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from app.auth.csrf import csrf_input, csrf_token_for
+from app.auth.deps import role_at_least
 
 
 def auth_context(request: Request) -> dict[str, Any]:
@@ -27,3 +28,13 @@ def csrf_field(context: Context) -> Markup:
         request = context.get("request")
         token = csrf_token_for(request) if request is not None else ""
     return csrf_input(token)
+
+
+@pass_context
+def may(context: Context, minimum: str) -> bool:
+    """Jinja global `may('editor')`: whether the signed-in person's role here is `minimum` or above.
+
+    Pages hide what the role may not do; the routes refuse it regardless (the template is no guard).
+    """
+    actor = context.get("actor")
+    return actor is not None and role_at_least(actor.role, minimum)

@@ -81,6 +81,30 @@ def _item_document(session: Session, ctx: BatchContext, item: ImportItem, **fiel
     return document
 
 
+def _owned_document(session: Session, ctx: BatchContext, document_id: int | None) -> Document | None:
+    """The document `document_id` when it belongs to the batch's workspace; None otherwise.
+
+    Tasks receive only ids, so the task checks again what the web checked: a batch never reads or
+    writes another workspace's document, whatever its items point at.
+    """
+    if document_id is None:
+        return None
+    document = session.get(Document, document_id)
+    if document is None or document.workspace_id != ctx.workspace_id:
+        log.warning("batch %s names document %s of another workspace; ignored", ctx.batch_id, document_id)
+        return None
+    return document
+
+
+def _fail_foreign(session: Session, ctx: BatchContext, item: ImportItem, counts_as_done: int) -> None:
+    """Fail an item that points at a document outside the batch's workspace (it is never read)."""
+    item.status = "failed"
+    name = short_name(item.filename)
+    item.message = f"{name} could not be read: it points at a file outside this workspace. Upload it again."
+    item.document_id = None
+    _bump_batch(session, ctx.batch_id, counts_as_done, 0)
+
+
 def _lock_pending_item(session: Session, item_id: int) -> ImportItem | None:
     """The item, locked for this transaction (PostgreSQL), or None if another run already did it."""
     item = session.get(ImportItem, item_id, with_for_update=True, populate_existing=True)
@@ -147,7 +171,10 @@ def write_file(
         return 0
     counts_as_done = 1 if item.parent_item_id is None else 0
     # A mapping batch's item names its document: it is read again, not reported as a duplicate.
-    document = session.get(Document, item.document_id) if item.document_id else None
+    document = _owned_document(session, ctx, item.document_id)
+    if item.document_id and document is None:
+        _fail_foreign(session, ctx, item, counts_as_done)
+        return 0
     if document is None and _point_at_known(session, ctx, item, counts_as_done):
         return 0
     if document is None:
@@ -222,6 +249,9 @@ def _open_archive(ctx: BatchContext, item_id: int) -> int | None:
         if item is None:
             return None
         if item.document_id:  # a redelivered task resumes the archive it started
+            if _owned_document(session, ctx, item.document_id) is None:
+                _fail_foreign(session, ctx, item, 1)
+                return None
             return item.document_id
         if _point_at_known(session, ctx, item, 1):
             return None
@@ -239,7 +269,7 @@ def _close_archive(ctx: BatchContext, item_id: int, document_id: int) -> None:
             return
         children = list(session.scalars(select(ImportItem).where(ImportItem.parent_item_id == item_id)))
         examples = sum(child.example_count for child in children)
-        document = session.get(Document, document_id)
+        document = _owned_document(session, ctx, document_id)
         all_failed = bool(children) and all(child.status == "failed" for child in children)
         item.status = "failed" if all_failed or not children else "parsed"
         base = archive_summary(children) if children else f"{short_name(item.filename)} holds no files"
@@ -281,7 +311,7 @@ def process_item(ctx: BatchContext, item_id: int) -> None:
         filename, sha256 = item.filename, item.sha256
         mapping = None
         if ctx.source == "mapping" and item.document_id:
-            document = session.get(Document, item.document_id)
+            document = _owned_document(session, ctx, item.document_id)
             mapping = document.column_mapping if document is not None else None
     try:
         data = read_original(ctx.originals, sha256 or "")

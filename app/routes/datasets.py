@@ -7,10 +7,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.db import get_session
-from app.deps import current_workspace
 from app.models import TASK_KINDS, Dataset, Workspace
 from app.routes import datasets_api
 from app.routes.examples import filter_context, results_context
+from app.routes.roles import Admin, Editor, Reader
 from app.routes.views import health_panel_context, render
 from app.services import datasets as datasets_service
 from app.services.errors import FieldErrors
@@ -81,20 +81,21 @@ def _new_context(
 @pages.get("/datasets", response_class=HTMLResponse)
 def datasets_page(
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Every dataset with its counts, and the form to create one."""
-    return render(request, "datasets/index.html", _list_context(session, workspace))
+    return render(request, "datasets/index.html", _list_context(session, actor.workspace))
 
 
 @pages.get("/datasets/new", response_class=HTMLResponse)
 def new_dataset_page(
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Create a dataset from the examples matching the filter the examples page was showing."""
+    workspace = actor.workspace
     flt = ExampleFilter.from_params(request.query_params)
     return render(request, "datasets/new.html", _new_context(session, workspace, flt))
 
@@ -102,16 +103,17 @@ def new_dataset_page(
 @pages.post("/datasets", response_class=HTMLResponse)
 async def create_dataset(
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Create a dataset, then open it; a refused name shows the form again with the reason."""
+    workspace = actor.workspace
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     flt = _source_filter(form)
     source = matching_ids(workspace.id, flt) if flt is not None else None
     try:
         dataset = datasets_service.create_dataset(
-            session, workspace.id, form.get("name", ""), form.get("description", ""), source
+            session, workspace.id, form.get("name", ""), form.get("description", ""), source, actor=actor
         )
     except FieldErrors as exc:
         session.rollback()
@@ -152,10 +154,11 @@ def _page_context(
 def dataset_page(
     dataset_id: int,
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """One dataset: its examples, health, snapshots, exports, rename and delete."""
+    workspace = actor.workspace
     dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     return render(request, "datasets/detail.html", _page_context(session, workspace, dataset, request))
 
@@ -164,10 +167,11 @@ def dataset_page(
 def dataset_health(
     dataset_id: int,
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The dataset's own health findings (analysed over its members only)."""
+    workspace = actor.workspace
     dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     return render(
         request, "examples/_health.html", health_panel_context(session, workspace, dataset_id=dataset.id)
@@ -178,10 +182,11 @@ def dataset_health(
 async def rename_dataset(
     dataset_id: int,
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Save a new name and description."""
+    workspace = actor.workspace
     dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
@@ -196,12 +201,12 @@ async def rename_dataset(
 @pages.post("/datasets/{dataset_id}/delete")
 def delete_dataset(
     dataset_id: int,
+    actor: Admin,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
-    """Delete the dataset (its examples stay) and go back to the list."""
-    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
-    datasets_service.delete_dataset(session, dataset)
+    """Delete the dataset (its examples stay) and go back to the list; admins only, audited."""
+    dataset = datasets_service.get_dataset(session, actor.workspace.id, dataset_id)
+    datasets_service.delete_dataset(session, dataset, actor=actor)
     # htmx follows HX-Redirect; a plain form post follows the 303.
     return Response(status_code=303, headers={"Location": "/datasets", "HX-Redirect": "/datasets"})
 
@@ -210,14 +215,15 @@ def delete_dataset(
 def freeze_snapshot(
     dataset_id: int,
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Freeze the dataset and show its snapshots card again, saying whether the snapshot is new."""
+    workspace = actor.workspace
     dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
     message, error = "", ""
     try:
-        snapshot, created = datasets_service.freeze_snapshot(session, workspace.id, dataset)
+        snapshot, created = datasets_service.freeze_snapshot(session, workspace.id, dataset, actor)
         short = snapshot.sha256[:12]
         message = (
             f"Snapshot {short} frozen with {snapshot.example_count:,} examples."
@@ -238,14 +244,14 @@ def freeze_snapshot(
 @pages.get("/datasets/{dataset_id}/export")
 def export_dataset(
     dataset_id: int,
+    actor: Reader,
     format: str = "jsonl",
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
-    """Download the dataset as JSONL or CSV."""
-    dataset = datasets_service.get_dataset(session, workspace.id, dataset_id)
+    """Download the dataset as JSONL or CSV (noted in the audit log)."""
+    dataset = datasets_service.get_dataset(session, actor.workspace.id, dataset_id)
     fmt = format if format in datasets_service.EXPORT_FORMATS else "jsonl"
-    return datasets_api.export_response(session, workspace.id, dataset, fmt)
+    return datasets_api.export_response(session, actor, dataset, fmt)
 
 
 router.include_router(pages)

@@ -9,10 +9,10 @@ from starlette.datastructures import FormData
 
 from app.curation.health import FLAG_LABELS
 from app.db import get_session
-from app.deps import current_workspace
 from app.models import SPLITS, TASK_KINDS, Example, Workspace
 from app.routes import examples_api
 from app.routes.examples_api import recheck_example
+from app.routes.roles import Editor, Reader
 from app.routes.views import health_panel_context, render
 from app.services import datasets as datasets_service
 from app.services import examples as examples_service
@@ -107,10 +107,11 @@ def _wants_results(request: Request) -> bool:
 @pages.get("/examples", response_class=HTMLResponse)
 def examples_page(
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The examples page; htmx filter changes get only the results partial."""
+    workspace = actor.workspace
     flt = ExampleFilter.from_params(request.query_params)
     context = results_context(session, workspace, flt)
     if _wants_results(request):
@@ -122,10 +123,11 @@ def examples_page(
 @pages.get("/examples/table", response_class=HTMLResponse)
 def examples_table(
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The results partial alone (used by dataset pages and after changes)."""
+    workspace = actor.workspace
     flt = ExampleFilter.from_params(request.query_params)
     context = results_context(session, workspace, flt, embedded=request.query_params.get("embedded") == "1")
     return render(request, "examples/_results.html", context)
@@ -144,10 +146,11 @@ def _int_list(values: list[Any]) -> list[int]:
 @pages.post("/examples/bulk", response_class=HTMLResponse)
 async def examples_bulk(
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Apply a bulk action to the ticked rows or to all matching examples, then show the table again."""
+    workspace = actor.workspace
     form = await request.form()
     flt = _form_filter(form)
     all_matching = form.get("all_matching") == "1"
@@ -163,6 +166,7 @@ async def examples_bulk(
             ids=None if all_matching else _int_list(form.getlist("ids")),
             flt=flt if all_matching else None,
             new_dataset_name=str(form.get("new_dataset_name", "")),
+            actor=actor,
         )
         message = result.message
     except FieldErrors as exc:
@@ -189,10 +193,11 @@ def _row(request: Request, example: Example, headers: dict[str, str] | None = No
 def example_row(
     example_id: int,
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """One example's row (Cancel on the inline edit form swaps this back)."""
+    workspace = actor.workspace
     example = examples_service.get_example(session, workspace.id, example_id)
     return _row(request, example)
 
@@ -226,10 +231,11 @@ def _edit_form(
 def example_edit(
     example_id: int,
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The inline edit form that replaces an example's row."""
+    workspace = actor.workspace
     example = examples_service.get_example(session, workspace.id, example_id)
     return _edit_form(request, example)
 
@@ -239,10 +245,11 @@ async def example_save(
     example_id: int,
     request: Request,
     background: BackgroundTasks,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Save the inline edit form: recompute hash, tokens and flags, and return the updated row."""
+    workspace = actor.workspace
     example = examples_service.get_example(session, workspace.id, example_id)
     form = await request.form()
     values = {
@@ -277,10 +284,11 @@ def example_toggle_included(
     example_id: int,
     request: Request,
     background: BackgroundTasks,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Include or exclude one example (flips it) and return its row."""
+    workspace = actor.workspace
     example = examples_service.get_example(session, workspace.id, example_id)
     examples_service.update_example(
         example, ExampleChanges(included=not example.included), examples_service.token_counter()
@@ -293,20 +301,22 @@ def example_toggle_included(
 @pages.get("/examples/health", response_class=HTMLResponse)
 def health_panel(
     request: Request,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """The health panel partial: findings, fixes and counts for the whole workspace."""
+    workspace = actor.workspace
     return render(request, "examples/_health.html", health_panel_context(session, workspace))
 
 
 @pages.post("/examples/health/fix", response_class=HTMLResponse)
 async def health_fix(
     request: Request,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
     """Apply one finding's fix, then show the panel again (and tell the table to refresh)."""
+    workspace = actor.workspace
     form = await request.form()
     code = str(form.get("code", ""))
     try:

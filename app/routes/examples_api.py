@@ -6,8 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from app.db import get_session
-from app.deps import current_workspace
-from app.models import Workspace
+from app.routes.roles import Admin, Editor, Reader
 from app.schemas import (
     BulkOut,
     BulkRequest,
@@ -53,11 +52,11 @@ def health_out(session: Session, workspace_id: int) -> HealthOut:
 @router.get("/examples", tags=["examples"])
 def list_examples(
     params: Annotated[ExampleFilterParams, Query()],
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> ExampleList:
     """Examples matching the filters, sorted and paginated like the examples page."""
-    page = find_examples(session, workspace.id, params.to_filter(), page_size=params.page_size)
+    page = find_examples(session, actor.workspace.id, params.to_filter(), page_size=params.page_size)
     return ExampleList(
         items=[ExampleOut.of(e) for e in page.items],
         total=page.total,
@@ -70,10 +69,11 @@ def list_examples(
 @router.post("/examples", tags=["examples"], status_code=201)
 def create_example(
     body: ExampleCreate,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> ExampleOut:
     """Create one example by hand; its flags are computed before it is returned."""
+    workspace = actor.workspace
     changes = ExampleChanges(**body.model_dump())
     counter = examples_service.token_counter()
     example = examples_service.create_example(session, workspace.id, changes, counter)
@@ -85,11 +85,11 @@ def create_example(
 @router.get("/examples/{example_id}", tags=["examples"])
 def get_example(
     example_id: int,
+    actor: Reader,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> ExampleOut:
     """One example with its tags and flags."""
-    return ExampleOut.of(examples_service.get_example(session, workspace.id, example_id))
+    return ExampleOut.of(examples_service.get_example(session, actor.workspace.id, example_id))
 
 
 @router.patch("/examples/{example_id}", tags=["examples"])
@@ -97,10 +97,11 @@ def patch_example(
     example_id: int,
     body: ExamplePatch,
     background: BackgroundTasks,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> ExampleOut:
     """Change an example; hash, token counts and flags are recomputed. A split set here is locked."""
+    workspace = actor.workspace
     example = examples_service.get_example(session, workspace.id, example_id)
     examples_service.update_example(
         example, ExampleChanges(**body.model_dump(exclude_unset=True)), examples_service.token_counter()
@@ -113,49 +114,52 @@ def patch_example(
 @router.delete("/examples/{example_id}", tags=["examples"], status_code=204)
 def delete_example(
     example_id: int,
+    actor: Admin,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> Response:
-    """Delete an example (it also leaves every dataset)."""
-    session.delete(examples_service.get_example(session, workspace.id, example_id))
-    session.commit()
-    refresh_health(session, workspace.id)
+    """Delete an example (it also leaves every dataset); admins only, noted in the audit log."""
+    example = examples_service.get_example(session, actor.workspace.id, example_id)
+    examples_service.delete_example(session, example, actor)
+    refresh_health(session, actor.workspace.id)
     return Response(status_code=204)
 
 
 @router.post("/examples/bulk", tags=["examples"])
 def bulk(
     body: BulkRequest,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> BulkOut:
     """One action on the listed ids or on every example matching the filter."""
     result = bulk_apply(
         session,
-        workspace.id,
+        actor.workspace.id,
         action=body.action,
         value=body.value,
         ids=body.ids,
         flt=body.filter.to_filter() if body.filter else None,
         new_dataset_name=body.new_dataset_name,
+        actor=actor,
     )
     return BulkOut.of(result)
 
 
 @router.get("/health", tags=["health"])
 def get_health(
-    session: Session = Depends(get_session), workspace: Workspace = Depends(current_workspace)
+    actor: Reader,
+    session: Session = Depends(get_session),
 ) -> HealthOut:
     """The workspace's health findings, most severe first."""
-    return health_out(session, workspace.id)
+    return health_out(session, actor.workspace.id)
 
 
 @router.post("/health/fix", tags=["health"])
 def post_health_fix(
     body: FixRequest,
+    actor: Editor,
     session: Session = Depends(get_session),
-    workspace: Workspace = Depends(current_workspace),
 ) -> FixOut:
     """Apply the one-click fix of a finding (by its code) and return the health afterwards."""
+    workspace = actor.workspace
     result = apply_fix(session, workspace.id, body.code)
     return FixOut(message=result.message, changed=result.changed, health=health_out(session, workspace.id))

@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.db import get_session
-from app.deps import current_workspace
 from app.models import ImportBatch, Workspace
 from app.routes import uploads_api
+from app.routes.roles import Editor, Reader
 from app.routes.uploads_api import incoming_files
 from app.services import uploads as svc
 from app.services.table_preview import mapping_form
@@ -18,7 +18,6 @@ from app.templating import is_htmx, templates
 
 router = APIRouter()
 SessionDep = Annotated[Session, Depends(get_session)]
-WorkspaceDep = Annotated[Workspace, Depends(current_workspace)]
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -122,15 +121,17 @@ def missing(request: Request, session: Session, workspace: Workspace, what: str)
 def upload_page(
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Reader,
 ) -> Response:
     """The Upload page: drop zone, paste box, sample data and recent batches."""
+    workspace = actor.workspace
     return upload_page_response(request, session, workspace)
 
 
 @router.get("/upload/recent", response_class=HTMLResponse, include_in_schema=False)
-def recent_partial(request: Request, session: SessionDep, workspace: WorkspaceDep) -> Response:
+def recent_partial(request: Request, session: SessionDep, actor: Reader) -> Response:
     """The recent-uploads list (htmx reloads it); the Upload page for a plain request."""
+    workspace = actor.workspace
     if not is_htmx(request):
         return RedirectResponse("/upload", status_code=303)
     context = page_context(request, workspace, recent=svc.recent_batches(session, workspace.id))
@@ -141,12 +142,13 @@ def recent_partial(request: Request, session: SessionDep, workspace: WorkspaceDe
 def upload_files_form(
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     """Store the chosen files as a batch and start reading them."""
+    workspace = actor.workspace
     try:
-        batch = svc.create_batch(session, workspace.id, incoming_files(files), get_settings())
+        batch = svc.create_batch(session, workspace.id, incoming_files(files), get_settings(), actor=actor)
     except svc.InvalidRequest as exc:
         return form_error(request, session, workspace, str(exc))
     return after_create(request, session, workspace, batch)
@@ -156,13 +158,14 @@ def upload_files_form(
 def upload_text_form(
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
     text: Annotated[str, Form()] = "",
     title: Annotated[str, Form()] = "",
 ) -> Response:
     """Store pasted text as a one-file batch and start reading it."""
+    workspace = actor.workspace
     try:
-        batch = svc.create_text_batch(session, workspace.id, title, text, get_settings())
+        batch = svc.create_text_batch(session, workspace.id, title, text, get_settings(), actor=actor)
     except svc.InvalidRequest as exc:
         return form_error(request, session, workspace, str(exc))
     return after_create(request, session, workspace, batch)
@@ -172,10 +175,11 @@ def upload_text_form(
 def upload_sample_form(
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
 ) -> Response:
     """Load the bundled sample files as a batch."""
-    batch = svc.create_sample_batch(session, workspace.id, get_settings())
+    workspace = actor.workspace
+    batch = svc.create_sample_batch(session, workspace.id, get_settings(), actor=actor)
     return after_create(request, session, workspace, batch)
 
 
@@ -184,9 +188,10 @@ def batch_page(
     batch_id: int,
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Reader,
 ) -> Response:
     """One batch: the partial for htmx polling, or the page that holds it."""
+    workspace = actor.workspace
     batch = svc.get_batch(session, workspace.id, batch_id)
     return render_batch(request, session, workspace, batch)
 
@@ -196,9 +201,10 @@ def retry_batch_form(
     batch_id: int,
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
 ) -> Response:
     """Hand a batch that could not be queued to the worker again."""
+    workspace = actor.workspace
     batch = svc.get_batch(session, workspace.id, batch_id)
     return after_create(request, session, workspace, batch)
 
@@ -208,7 +214,7 @@ def mapping_form_post(
     document_id: int,
     request: Request,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
     instruction: Annotated[str, Form()] = "",
     output: Annotated[str, Form()] = "",
     input: Annotated[str, Form()] = "",
@@ -216,6 +222,7 @@ def mapping_form_post(
     tags: Annotated[str, Form()] = "",
 ) -> Response:
     """Read a table again with the columns the user chose."""
+    workspace = actor.workspace
     mapping = {"instruction": instruction, "output": output, "input": input, "kind": kind, "tags": tags}
     try:
         batch = svc.create_mapping_batch(session, workspace.id, document_id, mapping)

@@ -12,15 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.db import get_session
-from app.deps import current_workspace
 from app.ingest.store import has_original, original_path
-from app.models import ImportBatch, Workspace
+from app.models import ImportBatch
+from app.routes.roles import Editor, Reader
 from app.services import uploads as svc
 from app.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["uploads"])
 SessionDep = Annotated[Session, Depends(get_session)]
-WorkspaceDep = Annotated[Workspace, Depends(current_workspace)]
 
 
 class ItemOut(BaseModel):
@@ -116,58 +115,62 @@ def _queued(session: Session, batch: ImportBatch) -> BatchOut:
 def api_upload(
     files: Annotated[list[UploadFile], File(description="One or more files")],
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
 ) -> BatchOut:
     """Upload files; they are read in the background (poll GET /api/uploads/{id})."""
-    batch = svc.create_batch(session, workspace.id, incoming_files(files), get_settings())
+    batch = svc.create_batch(session, actor.workspace.id, incoming_files(files), get_settings(), actor=actor)
     return _queued(session, batch)
 
 
 @router.post("/uploads/text", status_code=202, response_model=BatchOut)
-def api_upload_text(body: TextIn, session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
+def api_upload_text(body: TextIn, session: SessionDep, actor: Editor) -> BatchOut:
     """Turn pasted text into examples, like a .txt upload named after the title."""
-    batch = svc.create_text_batch(session, workspace.id, body.title, body.text, get_settings())
+    batch = svc.create_text_batch(
+        session, actor.workspace.id, body.title, body.text, get_settings(), actor=actor
+    )
     return _queued(session, batch)
 
 
 @router.post("/sample-data", status_code=202, response_model=BatchOut)
-def api_sample_data(session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
+def api_sample_data(session: SessionDep, actor: Editor) -> BatchOut:
     """Load the bundled sample files; their examples are tagged "sample"."""
-    return _queued(session, svc.create_sample_batch(session, workspace.id, get_settings()))
+    return _queued(session, svc.create_sample_batch(session, actor.workspace.id, get_settings(), actor=actor))
 
 
 @router.get("/uploads", response_model=list[BatchOut])
 def api_list_uploads(
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Reader,
     limit: int = 20,
 ) -> list[BatchOut]:
     """The latest upload batches, newest first."""
-    batches = svc.recent_batches(session, workspace.id, limit=max(1, min(limit, 100)))
+    batches = svc.recent_batches(session, actor.workspace.id, limit=max(1, min(limit, 100)))
     return [BatchOut.model_validate(b) for b in batches]
 
 
 @router.get("/uploads/{batch_id}", response_model=BatchOut)
-def api_get_upload(batch_id: int, session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
+def api_get_upload(batch_id: int, session: SessionDep, actor: Reader) -> BatchOut:
     """A batch's state, progress and per-file results."""
-    return BatchOut.model_validate(svc.get_batch(session, workspace.id, batch_id))
+    return BatchOut.model_validate(svc.get_batch(session, actor.workspace.id, batch_id))
 
 
 @router.post("/uploads/{batch_id}/retry", status_code=202, response_model=BatchOut)
-def api_retry_upload(batch_id: int, session: SessionDep, workspace: WorkspaceDep) -> BatchOut:
+def api_retry_upload(batch_id: int, session: SessionDep, actor: Editor) -> BatchOut:
     """Hand a batch that could not be queued to the worker again."""
-    return _queued(session, svc.get_batch(session, workspace.id, batch_id))
+    return _queued(session, svc.get_batch(session, actor.workspace.id, batch_id))
 
 
 @router.get("/documents", response_model=list[DocumentOut])
 def api_list_documents(
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Reader,
     limit: int = 500,
     offset: int = 0,
 ) -> list[DocumentOut]:
     """The workspace's uploaded files with their status and example counts, newest first."""
-    docs = svc.list_documents(session, workspace.id, limit=max(1, min(limit, 1000)), offset=max(0, offset))
+    docs = svc.list_documents(
+        session, actor.workspace.id, limit=max(1, min(limit, 1000)), offset=max(0, offset)
+    )
     return [DocumentOut.model_validate(d) for d in docs]
 
 
@@ -175,13 +178,14 @@ def api_list_documents(
 def api_document_original(
     document_id: int,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Reader,
 ) -> Response:
     """Download the file exactly as it was uploaded."""
-    document = svc.get_document(session, workspace.id, document_id)
+    document = svc.get_document(session, actor.workspace.id, document_id)
     root = get_settings().originals_dir
     if not has_original(root, document.sha256):
         raise HTTPException(404, f"The stored copy of {document.filename} is missing.")
+    svc.note_download(session, actor, document)
     # Served as an opaque download: an uploaded .html must never render in Lastmile's origin.
     headers = {
         "Content-Disposition": content_disposition(document.filename),
@@ -197,8 +201,8 @@ def api_document_mapping(
     document_id: int,
     body: MappingIn,
     session: SessionDep,
-    workspace: WorkspaceDep,
+    actor: Editor,
 ) -> BatchOut:
     """Read a table again with the chosen columns; returns the new batch (source "mapping")."""
-    batch = svc.create_mapping_batch(session, workspace.id, document_id, body.model_dump())
+    batch = svc.create_mapping_batch(session, actor.workspace.id, document_id, body.model_dump())
     return _queued(session, batch)

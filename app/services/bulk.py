@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.auth.audit import record
+from app.auth.deps import Actor, role_at_least
+from app.auth.errors import Forbidden, role_message
 from app.models import SPLITS, Dataset, Example, ExampleTag, utcnow
 from app.services import datasets as datasets_service
 from app.services.errors import FieldErrors
 from app.services.example_query import ExampleFilter, matching_ids
-from app.services.examples import clean_tags
+from app.services.examples import clean_tags, count_phrase
 from app.services.health import refresh_health
 from app.services.health_fixes import exclude_ids
 
@@ -26,6 +29,8 @@ BULK_ACTIONS: dict[str, str] = {
 }
 # Actions that change what the health check sees (inclusion, split, existence) refresh the flags.
 HEALTH_ACTIONS = {"include", "exclude", "set_split", "delete"}
+# The lowest role that may take each action when it is above editor (deleting is for admins).
+ACTION_ROLES = {"delete": "admin"}
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,11 @@ def target_ids(
     return sorted(found)
 
 
-def _plural(count: int) -> str:
-    """'1 example', '1,204 examples'."""
-    return f"{count:,} example{'' if count == 1 else 's'}"
+def check_action_role(actor: Actor | None, action: str) -> None:
+    """Forbidden when `actor`'s role is below what `action` needs (None: a caller without a person)."""
+    minimum = ACTION_ROLES.get(action, "editor")
+    if actor is not None and not role_at_least(actor.role, minimum):
+        raise Forbidden(role_message(actor.role, actor.workspace.name, minimum))
 
 
 def _tag_value(value: str) -> str:
@@ -113,10 +120,12 @@ def _remove_tag(session: Session, ids: list[int], tag: str) -> int:
     return removed
 
 
-def _dataset_for(session: Session, workspace_id: int, value: str, new_name: str) -> tuple[Dataset, bool]:
+def _dataset_for(
+    session: Session, workspace_id: int, value: str, new_name: str, actor: Actor | None = None
+) -> tuple[Dataset, bool]:
     """The dataset named by id in `value`, or a new one called `new_name`; (dataset, created)."""
     if new_name.strip():
-        return datasets_service.create_dataset(session, workspace_id, new_name), True
+        return datasets_service.create_dataset(session, workspace_id, new_name, actor=actor), True
     if not value.strip().isdigit():
         raise FieldErrors({"value": "Pick a dataset, or type a name for a new one."})
     return datasets_service.get_dataset(session, workspace_id, int(value)), False
@@ -130,14 +139,18 @@ def bulk_apply(
     ids: Iterable[int] | None = None,
     flt: ExampleFilter | None = None,
     new_dataset_name: str = "",
+    actor: Actor | None = None,
 ) -> BulkResult:
     """Apply `action` to the chosen examples (or all matching `flt`), commit, and refresh health if needed.
 
     `value` is the tag for tag actions, 'train'/'heldout' for set_split, and the dataset id for dataset
-    actions (or `new_dataset_name` to create one). Raises FieldErrors for a bad action or value.
+    actions (or `new_dataset_name` to create one). Raises FieldErrors for a bad action or value, and
+    Forbidden when `actor` may not take the action (deleting needs an admin). A new dataset and deleted
+    examples are noted in the audit log as `actor`'s doing.
     """
     if action not in BULK_ACTIONS:
         raise FieldErrors({"action": f"Choose one of: {', '.join(BULK_ACTIONS)}."})
+    check_action_role(actor, action)
     if ids is None and flt is None:
         raise FieldErrors({"ids": "Select at least one example, or choose “all matching”."})
     chosen = target_ids(session, workspace_id, ids, flt)
@@ -149,30 +162,30 @@ def bulk_apply(
             changed = exclude_ids(session, workspace_id, chosen)
         else:
             changed = _update(session, workspace_id, chosen, included=True)
-        message = f"{'Included' if action == 'include' else 'Excluded'} {_plural(len(chosen))}."
+        message = f"{'Included' if action == 'include' else 'Excluded'} {count_phrase(len(chosen))}."
     elif action == "set_split":
         if value not in SPLITS:
             raise FieldErrors({"value": "Choose train or held-out as the split."})
         changed = _update(session, workspace_id, chosen, split=value, split_locked=True)
         label = "held-out" if value == "heldout" else "train"
-        message = f"Moved {_plural(len(chosen))} to {label}; automatic splitting will leave them there."
+        message = f"Moved {count_phrase(len(chosen))} to {label}; automatic splitting will leave them there."
     elif action == "add_tag":
         tag = _tag_value(value)
         changed = _add_tag(session, chosen, tag)
-        message = f"Tagged {_plural(changed)} “{tag}”."
+        message = f"Tagged {count_phrase(changed)} “{tag}”."
     elif action == "remove_tag":
         tag = _tag_value(value)
         changed = _remove_tag(session, chosen, tag)
-        message = f"Removed the tag “{tag}” from {_plural(changed)}."
+        message = f"Removed the tag “{tag}” from {count_phrase(changed)}."
     elif action in ("add_to_dataset", "remove_from_dataset"):
         if action == "add_to_dataset":
-            dataset, _ = _dataset_for(session, workspace_id, value, new_dataset_name)
+            dataset, _ = _dataset_for(session, workspace_id, value, new_dataset_name, actor)
             changed = datasets_service.add_examples(session, workspace_id, dataset, chosen)
-            message = f"Added {_plural(changed)} to “{dataset.name}”."
+            message = f"Added {count_phrase(changed)} to “{dataset.name}”."
         else:
             dataset, _ = _dataset_for(session, workspace_id, value, "")
             changed = datasets_service.remove_examples(session, dataset, chosen)
-            message = f"Removed {_plural(changed)} from “{dataset.name}”."
+            message = f"Removed {count_phrase(changed)} from “{dataset.name}”."
         dataset_id = dataset.id
     else:  # delete
         changed = 0
@@ -181,7 +194,9 @@ def bulk_apply(
                 delete(Example).where(Example.workspace_id == workspace_id, Example.id.in_(chunk))
             )
             changed += result.rowcount or 0
-        message = f"Deleted {_plural(changed)}."
+        message = f"Deleted {count_phrase(changed)}."
+        if actor is not None:
+            record(session, actor, "delete_examples", count_phrase(changed), {"count": changed})
     session.commit()
     if action in HEALTH_ACTIONS:
         refresh_health(session, workspace_id)

@@ -11,6 +11,8 @@ from sqlalchemy import Select, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth.audit import record
+from app.auth.deps import Actor
 from app.curation.export import to_csv, to_jsonl
 from app.curation.records import HELDOUT, TRAIN
 from app.curation.snapshot import snapshot_payload
@@ -104,15 +106,17 @@ def create_dataset(
     name: str,
     description: str = "",
     example_ids: Select[tuple[int]] | Iterable[int] | None = None,
+    actor: Actor | None = None,
 ) -> Dataset:
-    """A new dataset holding the given examples of the workspace (committed)."""
+    """A new dataset holding the given examples of the workspace (committed; audited as `actor`'s)."""
     name, description = " ".join(name.split()), description.strip()
     _check_fields(session, workspace_id, name, description)
     dataset = Dataset(workspace_id=workspace_id, name=name, description=description)
     session.add(dataset)
     session.flush()
-    if example_ids is not None:
-        add_examples(session, workspace_id, dataset, example_ids)
+    added = add_examples(session, workspace_id, dataset, example_ids) if example_ids is not None else 0
+    if actor is not None:
+        record(session, actor, "create_dataset", name, {"id": dataset.id, "examples": added})
     _commit_unique(session, name)
     return dataset
 
@@ -132,8 +136,10 @@ def update_dataset(
     return dataset
 
 
-def delete_dataset(session: Session, dataset: Dataset) -> None:
-    """Delete a dataset, its memberships and snapshot rows (the examples stay; committed)."""
+def delete_dataset(session: Session, dataset: Dataset, actor: Actor | None = None) -> None:
+    """Delete a dataset, its memberships and snapshot rows (the examples stay; committed; audited)."""
+    if actor is not None:
+        record(session, actor, "delete_dataset", dataset.name, {"id": dataset.id})
     session.execute(delete(DatasetExample).where(DatasetExample.dataset_id == dataset.id))
     session.execute(delete(DatasetSnapshot).where(DatasetSnapshot.dataset_id == dataset.id))
     session.delete(dataset)
@@ -259,10 +265,13 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def freeze_snapshot(session: Session, workspace_id: int, dataset: Dataset) -> tuple[DatasetSnapshot, bool]:
+def freeze_snapshot(
+    session: Session, workspace_id: int, dataset: Dataset, actor: Actor | None = None
+) -> tuple[DatasetSnapshot, bool]:
     """Freeze the dataset's included examples as canonical JSONL; returns (snapshot, newly created).
 
     The file is named by its sha256, so the same content frozen twice is one file and one snapshot row.
+    A new snapshot is noted in the audit log as `actor`'s doing.
     """
     records = [r for r in load_records(session, workspace_id, dataset_id=dataset.id) if r.included]
     if not records:
@@ -288,6 +297,9 @@ def freeze_snapshot(session: Session, workspace_id: int, dataset: Dataset) -> tu
         heldout_count=sum(r.split == HELDOUT for r in records),
     )
     session.add(snapshot)
+    if actor is not None:
+        detail = {"sha256": sha[:12], "examples": len(records)}
+        record(session, actor, "freeze_snapshot", dataset.name, detail)
     try:
         session.commit()
     except IntegrityError:
@@ -310,9 +322,17 @@ def export_filename(dataset: Dataset, fmt: str) -> str:
     return f"{stem}.{fmt}"
 
 
-def export_dataset(session: Session, workspace_id: int, dataset: Dataset, fmt: str) -> str:
-    """The dataset's included examples as JSONL or CSV text (CSV cells neutralised against formulas)."""
+def export_dataset(
+    session: Session, workspace_id: int, dataset: Dataset, fmt: str, actor: Actor | None = None
+) -> str:
+    """The dataset's included examples as JSONL or CSV text (CSV cells neutralised against formulas).
+
+    With an `actor`, the export is noted in the audit log (committed): it is data leaving Lastmile.
+    """
     if fmt not in EXPORT_FORMATS:
         raise InvalidDataset({"format": "Choose jsonl or csv."})
     records = [r for r in load_records(session, workspace_id, dataset_id=dataset.id) if r.included]
+    if actor is not None:
+        record(session, actor, "export", dataset.name, {"format": fmt, "examples": len(records)})
+        session.commit()
     return to_jsonl(records) if fmt == "jsonl" else to_csv(records)

@@ -5,6 +5,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
+from app.auth.audit import record
+from app.auth.deps import Actor
 from app.curation.normalise import content_hash
 from app.curation.records import ExampleRecord
 from app.curation.tokens import TokenCounter, get_token_counter, prompt_text
@@ -208,3 +210,15 @@ def create_example(
     session.add(example)
     session.flush()
     return example
+
+
+def count_phrase(count: int) -> str:
+    """'1 example', '1,204 examples': how the audit log and messages count examples."""
+    return f"{count:,} example{'' if count == 1 else 's'}"
+
+
+def delete_example(session: Session, example: Example, actor: Actor) -> None:
+    """Delete one example (it leaves every dataset), note who did it in the audit log, and commit."""
+    record(session, actor, "delete_examples", count_phrase(1), {"count": 1, "id": example.id})
+    session.delete(example)
+    session.commit()

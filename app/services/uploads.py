@@ -11,6 +11,8 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth.audit import record
+from app.auth.deps import Actor
 from app.ingest.store import TooLarge, store_fileobj
 from app.models import TASK_KINDS, Document, ImportBatch, ImportItem, utcnow
 from app.queue import INGEST_BATCH, enqueue
@@ -41,6 +43,8 @@ MAPPING_LABELS = {
 
 
 ITEM_STATUSES = ("pending", "parsed", "failed", "duplicate", "needs_mapping")
+# The audit log's action for a new batch, by its source (reading a table again is not logged).
+AUDIT_ACTIONS = {"upload": "upload", "paste": "paste", "sample": "sample_data"}
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,12 @@ def create_batch(
     files: Sequence[IncomingFile],
     settings: Settings,
     source: str = "upload",
+    actor: Actor | None = None,
 ) -> ImportBatch:
     """Store every file as an original and record a queued batch with one item per file; commits.
 
-    A file over the per-file or per-upload limit becomes a failed item; the others proceed.
+    A file over the per-file or per-upload limit becomes a failed item; the others proceed. With an
+    `actor`, the upload is noted in the workspace's audit log in the same transaction.
     """
     if not files:
         raise InvalidRequest("Choose at least one file to upload.")
@@ -185,12 +191,28 @@ def create_batch(
         batch.state = "done"
         batch.started_at = batch.finished_at = utcnow()
     session.add(batch)
+    if actor is not None:
+        _audit_batch(session, actor, batch)
     session.commit()
     return batch
 
 
+def _audit_batch(session: Session, actor: Actor, batch: ImportBatch) -> None:
+    """Note a new batch in the audit log: who uploaded how many files, and which (by name) when one."""
+    session.flush()  # the event names the batch by its id
+    names = [item.filename for item in batch.items]
+    target = names[0] if len(names) == 1 else f"{len(names)} files"
+    detail = {"batch": batch.id, "files": len(names)}
+    record(session, actor, AUDIT_ACTIONS.get(batch.source, batch.source), target, detail)
+
+
 def create_text_batch(
-    session: Session, workspace_id: int, title: str | None, text: str, settings: Settings
+    session: Session,
+    workspace_id: int,
+    title: str | None,
+    text: str,
+    settings: Settings,
+    actor: Actor | None = None,
 ) -> ImportBatch:
     """Record pasted text as a one-file batch named after its title ("Pasted text.txt" without one)."""
     if not (text or "").strip():
@@ -199,13 +221,16 @@ def create_text_batch(
     clean_title = (title or "").strip().replace("/", "-").replace("\\", "-")
     filename = display_filename(f"{clean_title}.txt" if clean_title else "", fallback="Pasted text.txt")
     data = io.BytesIO(text.encode("utf-8"))
-    return create_batch(session, workspace_id, [IncomingFile(filename, data)], settings, source="paste")
+    files = [IncomingFile(filename, data)]
+    return create_batch(session, workspace_id, files, settings, source="paste", actor=actor)
 
 
-def create_sample_batch(session: Session, workspace_id: int, settings: Settings) -> ImportBatch:
+def create_sample_batch(
+    session: Session, workspace_id: int, settings: Settings, actor: Actor | None = None
+) -> ImportBatch:
     """Record the bundled sample files as a batch; its examples are tagged "sample"."""
     files = [IncomingFile(name, io.BytesIO(data)) for name, data in sample_files()]
-    return create_batch(session, workspace_id, files, settings, source="sample")
+    return create_batch(session, workspace_id, files, settings, source="sample", actor=actor)
 
 
 def clean_mapping(columns: Sequence[str], mapping: dict[str, str | None]) -> dict[str, str]:
@@ -304,6 +329,12 @@ def get_document(session: Session, workspace_id: int, document_id: int) -> Docum
     """The document `document_id` of the workspace, or DocumentNotFound."""
     missing = DocumentNotFound(f"There is no file {document_id} in this workspace.")
     return get_owned(session, Document, workspace_id, document_id, missing)
+
+
+def note_download(session: Session, actor: Actor, document: Document) -> None:
+    """Note in the audit log that `actor` downloaded the original of `document`; commits."""
+    record(session, actor, "download_original", document.filename, {"document": document.id})
+    session.commit()
 
 
 def list_documents(session: Session, workspace_id: int, limit: int = 500, offset: int = 0) -> list[Document]:
