@@ -50,6 +50,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.health_10k
 	$(BIN)/python -m bench.examples_10k
+	$(BIN)/python -m bench.training_throughput
 
 clean-data:
 	rm -rf data
