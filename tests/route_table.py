@@ -7,10 +7,11 @@ cannot ship without someone deciding who may call it.
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
@@ -491,3 +492,12 @@ def request_kwargs(case: RouteCase, call: Call) -> dict[str, Any]:
     """The request's keyword arguments (data, json, files, params) for the route; none for most GETs."""
     body = EXPECTATIONS[(case.method, case.path)].body
     return body(call) if body else {}
+
+
+@pytest.fixture
+def no_leftover_messages(env: Any) -> Iterator[None]:
+    """Uploads in these sweeps queue batches no worker reads: drop them, so no later worker test gets them."""
+    yield
+    from tests.test_upload_service import purge_ingest_queue
+
+    purge_ingest_queue()

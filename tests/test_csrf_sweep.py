@@ -14,6 +14,7 @@ from tests.route_table import (
     link_kind,
     make_objects,
     missing_expectations,
+    no_leftover_messages,  # noqa: F401 (a fixture)
     one_time_link,
     request_kwargs,
 )
@@ -38,15 +39,6 @@ COUNTED = {
     "auth_sessions": "WHERE revoked_at IS NULL",
     "one_time_links": "WHERE used_at IS NULL",
 }
-
-
-@pytest.fixture
-def no_leftover_messages(env):
-    """Uploads here queue batches no worker reads: drop them, so no later worker test gets them."""
-    yield
-    from tests.test_upload_service import purge_ingest_queue
-
-    purge_ingest_queue()
 
 
 def row_counts(session) -> dict[str, int]:
@@ -84,9 +76,8 @@ def refusals(kwargs: dict, token: str, page: bool) -> list[tuple[str, dict, dict
     return variants
 
 
-def test_every_state_changing_route_needs_the_token_and_our_origin(
-    client_as, session, db_url, no_leftover_messages
-):
+@pytest.mark.usefixtures("no_leftover_messages")
+def test_every_state_changing_route_needs_the_token_and_our_origin(client_as, session, db_url):
     from app.main import create_app
     from tests.auth_helpers import sign_in
 

@@ -26,6 +26,7 @@ from tests.route_table import (
     link_kind,
     make_objects,
     missing_expectations,
+    no_leftover_messages,  # noqa: F401 (a fixture)
     one_time_link,
     request_kwargs,
     role_allows,
@@ -45,15 +46,6 @@ OWN_LISTS = {
     ("GET", "/api/uploads"),
     ("GET", "/api/documents"),
 }
-
-
-@pytest.fixture
-def no_leftover_messages(env):
-    """Uploads here queue batches no worker reads: drop them, so no later worker test gets them."""
-    yield
-    from tests.test_upload_service import purge_ingest_queue
-
-    purge_ingest_queue()
 
 
 def test_every_route_has_an_expectation_and_every_entry_a_route():
@@ -207,7 +199,8 @@ def run_case(matrix: Matrix, actors: dict[str, Actor], case: RouteCase, actor: A
         sign_in(actor.client, actor.role, SLUGS[actor.ws], email=actor.client.user_email)
 
 
-def test_route_matrix(client_as, anon_client, session, db_url, no_leftover_messages):
+@pytest.mark.usefixtures("no_leftover_messages")
+def test_route_matrix(client_as, anon_client, session, db_url):
     from app.main import create_app
 
     started = time.monotonic()

@@ -40,12 +40,18 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == normalise_email(email))).first()
 
 
-def create_user(session: Session, email: str, name: str, password: str | None = None) -> User:
-    """A new user (without a password until an invite is accepted); AccountError when taken or invalid."""
+def usable_email(email: str) -> str:
+    """`email` normalised; AccountError saying what is wrong when it cannot be an account's address."""
     email = normalise_email(email)
     problem = email_problem(email)
     if problem:
         raise AccountError(problem)
+    return email
+
+
+def create_user(session: Session, email: str, name: str, password: str | None = None) -> User:
+    """A new user (without a password until an invite is accepted); AccountError when taken or invalid."""
+    email = usable_email(email)
     if user_by_email(session, email) is not None:
         raise AccountError(f"There is already an account for {email}.")
     if password is not None:

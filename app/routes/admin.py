@@ -86,9 +86,7 @@ def rename_workspace(
     try:
         workspaces.rename_workspace(session, actor, workspace, name)
     except AccountError as exc:
-        session.rollback()
-        errors = {"rename": str(exc)}
-        return members_response(request, session, actor, workspace, error_status(exc), errors=errors)
+        return _refused(request, session, actor, workspace, exc, "rename")
     session.commit()
     return redirect(f"/workspaces/{workspace.id}/members?done=renamed")
 
@@ -101,9 +99,7 @@ def delete_workspace(
     try:
         workspaces.delete_workspace(session, actor, workspace, confirm)
     except AccountError as exc:
-        session.rollback()
-        errors = {"delete": str(exc)}
-        return members_response(request, session, actor, workspace, error_status(exc), errors=errors)
+        return _refused(request, session, actor, workspace, exc, "delete")
     session.commit()
     still_admin = workspaces.can_create_workspaces(session, actor.user.id)
     return redirect("/workspaces?done=deleted" if still_admin else "/account")
@@ -132,6 +128,21 @@ def members_response(
     return render(request, "admin/members.html", context, status)
 
 
+def _refused(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    workspace: Workspace,
+    exc: AccountError | Forbidden,
+    form: str,
+    **extra: Any,
+) -> HTMLResponse:
+    """The members page after a refused change: rolled back, the reason shown at `form`, `extra` kept."""
+    session.rollback()
+    status = 403 if isinstance(exc, Forbidden) else error_status(exc)
+    return members_response(request, session, actor, workspace, status, errors={form: str(exc)}, **extra)
+
+
 @router.get("/workspaces/{workspace_id}/members", response_class=HTMLResponse)
 def members_page(
     request: Request, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep
@@ -153,10 +164,8 @@ def add_member(
     try:
         accounts.add_member(session, actor, workspace, email, role)
     except AccountError as exc:
-        session.rollback()
         values = {"email": email, "role": role, "invite_role": "reviewer"}
-        extra = {"errors": {"add": str(exc)}, "values": values}
-        return members_response(request, session, actor, workspace, error_status(exc), **extra)
+        return _refused(request, session, actor, workspace, exc, "add", values=values)
     session.commit()
     return redirect(f"/workspaces/{workspace.id}/members?done=added")
 
@@ -165,6 +174,17 @@ def _row(request: Request, workspace: Workspace, actor: Actor, member: accounts.
     """One member's table row (after an inline change)."""
     context = {"ws": workspace, "m": member, "me": actor.user.id, "message": "", "error": "", **extra}
     return render(request, "admin/_member_row.html", context)
+
+
+def _member_refused(
+    request: Request, session: Session, actor: Actor, workspace: Workspace, user_id: int, exc: AccountError
+) -> HTMLResponse:
+    """After a refused change to one member: their row with the reason for htmx, else the members page."""
+    if is_htmx(request):
+        session.rollback()
+        member = accounts.get_member(session, workspace.id, user_id)
+        return _row(request, workspace, actor, member, error=str(exc))
+    return _refused(request, session, actor, workspace, exc, "members")
 
 
 def _left_admin(session: Session, actor: Actor, workspace: Workspace, user_id: int) -> bool:
@@ -189,13 +209,7 @@ def change_role(
     try:
         member = accounts.change_role(session, actor, workspace, user_id, role)
     except AccountError as exc:
-        session.rollback()
-        if htmx:
-            member = accounts.get_member(session, workspace.id, user_id)
-            return _row(request, workspace, actor, member, error=str(exc))
-        return members_response(
-            request, session, actor, workspace, error_status(exc), errors={"members": str(exc)}
-        )
+        return _member_refused(request, session, actor, workspace, user_id, exc)
     session.commit()
     if _left_admin(session, actor, workspace, user_id):
         # Not an admin here any more: this page is closed to them now.
@@ -215,13 +229,7 @@ def remove_member(
     try:
         member = accounts.remove_member(session, actor, workspace, user_id)
     except AccountError as exc:
-        session.rollback()
-        if htmx:
-            member = accounts.get_member(session, workspace.id, user_id)
-            return _row(request, workspace, actor, member, error=str(exc))
-        return members_response(
-            request, session, actor, workspace, error_status(exc), errors={"members": str(exc)}
-        )
+        return _member_refused(request, session, actor, workspace, user_id, exc)
     session.commit()
     if _left_admin(session, actor, workspace, user_id):
         return redirect("/account", htmx)
@@ -249,9 +257,7 @@ def reset_link(
     try:
         issued = accounts.reset_link(session, actor, workspace, user_id)
     except (AccountError, Forbidden) as exc:
-        session.rollback()
-        status = 403 if isinstance(exc, Forbidden) else error_status(exc)
-        return members_response(request, session, actor, workspace, status, errors={"members": str(exc)})
+        return _refused(request, session, actor, workspace, exc, "members")
     return _issued_response(request, session, actor, workspace, issued, "reset")
 
 
@@ -269,10 +275,8 @@ def invite(
     try:
         issued = accounts.invite(session, actor, workspace, email, name, role)
     except AccountError as exc:
-        session.rollback()
         values = {"invite_email": email, "invite_name": name, "invite_role": role, "role": "reviewer"}
-        extra = {"errors": {"invite": str(exc)}, "values": values}
-        return members_response(request, session, actor, workspace, error_status(exc), **extra)
+        return _refused(request, session, actor, workspace, exc, "invite", values=values)
     return _issued_response(request, session, actor, workspace, issued, "invite")
 
 

@@ -5,12 +5,10 @@ workspace in the path: a workspace they are not a member of answers 404, one whe
 answers 403. Refusals of the services answer 404 (missing), 409 (conflict) or 422 (invalid input).
 """
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import AccountError
@@ -38,6 +36,7 @@ from app.routes.admin_schemas import (
     WorkspaceOut,
     WorkspaceRename,
 )
+from app.routes.refusal_route import RefusalRoute
 from app.services import accounts, workspaces
 from app.services.accounts import Conflict
 from app.services.audit_log import PAGE_SIZE, audit_page
@@ -55,25 +54,15 @@ def admin_workspace(workspace_id: int, session: SessionDep, actor: ActorDep) -> 
 AdminWorkspace = Annotated[Workspace, Depends(admin_workspace)]
 
 
-class AccountsApiRoute(APIRoute):
+class AccountsApiRoute(RefusalRoute):
     """A route answering the services' refusals as JSON: 404 missing, 409 conflict, 422 invalid input."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The default handler, wrapped to turn NotFound and AccountError into answers."""
-        handler = super().get_route_handler()
+    caught = (NotFound, AccountError)
 
-        async def handle(request: Request) -> Response:
-            """Run the route; answer the services' refusals as JSON."""
-            try:
-                return await handler(request)
-            except NotFound as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=404)
-            except Conflict as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=409)
-            except AccountError as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=422)
-
-        return handle
+    def refusal(self, request: Request, exc: Exception) -> Response:
+        """The refusal as JSON with the status code its kind calls for."""
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 router = APIRouter(prefix="/api", tags=["accounts"], route_class=AccountsApiRoute)

@@ -3,17 +3,16 @@
 Admin page routes use `AdminPageRoute`, which answers a NotFound with the not-found page (a notice for htmx).
 """
 
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 
 from app.auth.accounts import AccountError
 from app.auth.tokens import as_utc
 from app.models import ROLES
+from app.routes.refusal_route import RefusalRoute
 from app.services.accounts import Conflict
 from app.services.audit_log import action_label
 from app.services.errors import NotFound
@@ -38,22 +37,15 @@ ROLE_HINTS = {
 }
 
 
-class AdminPageRoute(APIRoute):
+class AdminPageRoute(RefusalRoute):
     """A page route answering NotFound with this section's not-found page (a notice for htmx)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The default handler, wrapped to turn NotFound into a 404 page."""
-        handler = super().get_route_handler()
+    caught = (NotFound,)
 
-        async def handle(request: Request) -> Response:
-            """Run the route; answer NotFound with the not-found page."""
-            try:
-                return await handler(request)
-            except NotFound as exc:
-                name = "admin/_notice.html" if is_htmx(request) else "admin/not_found.html"
-                return render(request, name, {"error": str(exc)}, 404)
-
-        return handle
+    def refusal(self, request: Request, exc: Exception) -> Response:
+        """The not-found page (a notice for htmx) saying what was not found."""
+        name = "admin/_notice.html" if is_htmx(request) else "admin/not_found.html"
+        return render(request, name, {"error": str(exc)}, 404)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:

@@ -17,7 +17,7 @@ from app.auth.passwords import password_problem
 from app.auth.sessions import client_ip
 from app.auth.signin import end_browser_session, start_browser_session
 from app.db import get_session
-from app.models import Workspace
+from app.models import OneTimeLink, User, Workspace
 from app.settings import get_settings
 from app.templating import templates
 
@@ -36,6 +36,15 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 def redirect(url: str) -> RedirectResponse:
     """A 303 See Other (the browser follows it with GET)."""
     return RedirectResponse(url, status_code=303)
+
+
+def signed_in(
+    request: Request, session: Session, user: User, url: str = "/", workspace_id: int | None = None
+) -> Response:
+    """A redirect to `url` that signs `user` in on this browser with a fresh session."""
+    response = redirect(url)
+    start_browser_session(request, response, session, user, workspace_id)
+    return response
 
 
 # ---- first run -----------------------------------------------------------------------------------
@@ -72,9 +81,7 @@ def setup_submit(
     if problem is not None:
         form = {"email": email, "name": name}
         return page(request, "setup.html", status_code=400, form=form, error=problem)
-    response = redirect("/")
-    start_browser_session(request, response, session, user)
-    return response
+    return signed_in(request, session, user)
 
 
 # ---- sign in and out -----------------------------------------------------------------------------
@@ -114,9 +121,7 @@ def login_submit(
             email=normalise_email(email),
             error=result.error,
         )
-    response = redirect(safe_next(next))
-    start_browser_session(request, response, session, result.user)
-    return response
+    return signed_in(request, session, result.user, safe_next(next))
 
 
 @router.post("/logout")
@@ -155,9 +160,7 @@ def password_submit(
         session.rollback()
         return page(request, "password.html", status_code=400, error=problem)
     record(session, actor, "password_change", target=user.email)
-    response = redirect("/account/password?changed=1")
-    start_browser_session(request, response, session, user, actor.workspace.id)
-    return response
+    return signed_in(request, session, user, "/account/password?changed=1", actor.workspace.id)
 
 
 # ---- one-time links ------------------------------------------------------------------------------
@@ -169,14 +172,36 @@ def invalid_link(request: Request, kind: str) -> HTMLResponse:
     return page(request, "message.html", status_code=404, title=title, message=INVALID_LINK[kind])
 
 
+def invite_form(
+    request: Request,
+    session: Session,
+    token: str,
+    link: OneTimeLink,
+    name: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    """The invite form for `link`, with the name typed so far (and an error after a refused submit)."""
+    workspace = session.get(Workspace, link.workspace_id) if link.workspace_id else None
+    return page(
+        request,
+        "invite.html",
+        status_code=status_code,
+        token=token,
+        link=link,
+        workspace=workspace,
+        name=name,
+        **extra,
+    )
+
+
 @router.get("/invite/{token}", response_class=HTMLResponse)
 def invite_page(request: Request, token: str, session: SessionDep) -> Response:
     """The invite form: the invited person chooses their name and password."""
     link = find_link(session, token, "invite")
     if link is None:
         return invalid_link(request, "invite")
-    workspace = session.get(Workspace, link.workspace_id) if link.workspace_id else None
-    return page(request, "invite.html", token=token, link=link, workspace=workspace, name=link.user.name)
+    return invite_form(request, session, token, link, link.user.name)
 
 
 @router.post("/invite/{token}")
@@ -194,21 +219,9 @@ def invite_submit(
         return invalid_link(request, "invite")
     problem = password_problem(password, password_confirm, email=link.user.email)
     if problem is not None:
-        workspace = session.get(Workspace, link.workspace_id) if link.workspace_id else None
-        return page(
-            request,
-            "invite.html",
-            status_code=400,
-            token=token,
-            link=link,
-            workspace=workspace,
-            name=name,
-            error=problem,
-        )
+        return invite_form(request, session, token, link, name, status_code=400, error=problem)
     user = accept_invite(session, link, name, password)
-    response = redirect("/")
-    start_browser_session(request, response, session, user, link.workspace_id)
-    return response
+    return signed_in(request, session, user, workspace_id=link.workspace_id)
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)
@@ -236,9 +249,7 @@ def reset_submit(
     if problem is not None:
         return page(request, "reset.html", status_code=400, token=token, link=link, error=problem)
     user = use_reset(session, link, password)
-    response = redirect("/")
-    start_browser_session(request, response, session, user)
-    return response
+    return signed_in(request, session, user)
 
 
 # ---- workspace switcher --------------------------------------------------------------------------

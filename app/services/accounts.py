@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import api_tokens
-from app.auth.accounts import AccountError, email_problem, normalise_email, set_membership, user_by_email
+from app.auth.accounts import AccountError, set_membership, usable_email, user_by_email
 from app.auth.audit import record_event
 from app.auth.deps import Actor, user_memberships
 from app.auth.errors import Forbidden
@@ -181,10 +181,7 @@ def remove_member(session: Session, actor: Actor, workspace: Workspace, user_id:
 def add_member(session: Session, actor: Actor, workspace: Workspace, email: str, role: str) -> Member:
     """Add an existing account (by email) to the workspace with `role`."""
     check_role(role)
-    email = normalise_email(email)
-    problem = email_problem(email)
-    if problem:
-        raise AccountError(problem)
+    email = usable_email(email)
     user = user_by_email(session, email)
     if user is None:
         raise AccountError(
@@ -216,10 +213,7 @@ def invite(
 ) -> IssuedLink:
     """Create an account without a password and a one-time invite link into the workspace."""
     check_role(role)
-    email = normalise_email(email)
-    problem = email_problem(email)
-    if problem:
-        raise AccountError(problem)
+    email = usable_email(email)
     existing = user_by_email(session, email)
     if existing is not None and existing.password_hash is not None:
         if membership_of(session, existing.id, workspace.id) is not None:
