@@ -8,7 +8,19 @@ from fastapi.staticfiles import StaticFiles
 
 from app.auth.csrf import csrf_protect
 from app.auth.wiring import install_auth
-from app.routes import account, admin, admin_api, api_docs, datasets, examples, health, uploads
+from app.routes import (
+    account,
+    admin,
+    admin_api,
+    api_docs,
+    datasets,
+    examples,
+    health,
+    models_pages,
+    runs,
+    runs_api,
+    uploads,
+)
 from app.routes.errors import install_error_handlers
 from app.templating import ROOT
 
@@ -29,6 +41,8 @@ def create_app() -> FastAPI:
     Path(static / "vendor").mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")
     for module in (health, uploads, examples, datasets, account, admin, admin_api, api_docs):
+        app.include_router(module.router)
+    for module in (runs, runs_api, models_pages):
         app.include_router(module.router)
     install_error_handlers(app)
     install_auth(app)

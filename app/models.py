@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -37,6 +38,8 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Optional: when a training run ends, a short JSON message with a link is POSTed here.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
 
 
 class Document(Base):
@@ -302,3 +305,154 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ip: Mapped[str | None] = mapped_column(String(64))
     user: Mapped[User | None] = relationship()
+
+
+# ---- training: base models, runs, adapters, notices, worker capacity -----------------------------------
+
+RUN_STATES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+RUN_ACTIVE_STATES = ("queued", "running", "cancelling")
+MODEL_SOURCES = ("bundled", "hub", "local")
+
+
+class BaseModel(Base):
+    """A catalog entry: a base model a run can adapt (bundled, a Hugging Face Hub id, or a local folder).
+
+    workspace_id is NULL for the install-wide catalog; a local folder registered by a workspace is its own.
+    """
+
+    __tablename__ = "base_models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # bundled | hub | local
+    source: Mapped[str] = mapped_column(String(20))
+    # The Hub id for 'hub', the folder for 'local', the model-cache folder name for 'bundled'.
+    location: Mapped[str] = mapped_column(String(1000))
+    params: Mapped[int] = mapped_column(BigInteger, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    context_tokens: Mapped[int] = mapped_column(Integer, default=2048)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Module name -> [in, out] of its linear layers, recorded by the worker once (for adapter-size estimates).
+    layer_shapes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerCapacity(Base):
+    """What one worker host reported it can hold: its device and memory (VRAM on a GPU, else RAM)."""
+
+    __tablename__ = "worker_capacities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200), unique=True)
+    device: Mapped[str] = mapped_column(String(20), default="cpu")
+    device_name: Mapped[str] = mapped_column(String(200), default="")
+    memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerSpeed(Base):
+    """Measured training throughput of one base model on one worker, from its latest finished run."""
+
+    __tablename__ = "worker_speeds"
+    __table_args__ = (UniqueConstraint("worker", "base_model_id", name="uq_worker_speeds_worker_model"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    base_model_id: Mapped[int] = mapped_column(ForeignKey("base_models.id", ondelete="CASCADE"), index=True)
+    tokens_per_second: Mapped[float] = mapped_column(default=0.0)
+    # Seconds a run spends outside training steps (loading, tokenising, saving), measured.
+    overhead_seconds: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Run(Base):
+    """A training run; the database is its record: state, lease, progress, histories and outcome."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_state_queued", "state", "queued_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"), index=True)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_snapshots.id", ondelete="SET NULL"))
+    # The snapshot's hash and counts are copied: the run stays readable if the dataset is deleted.
+    snapshot_sha256: Mapped[str] = mapped_column(String(64))
+    train_count: Mapped[int] = mapped_column(Integer, default=0)
+    heldout_count: Mapped[int] = mapped_column(Integer, default=0)
+    base_model_id: Mapped[int | None] = mapped_column(ForeignKey("base_models.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # quick | balanced | thorough | custom
+    preset: Mapped[str] = mapped_column(String(20), default="balanced")
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # queued → running → succeeded | failed | cancelled, with cancelling between running and cancelled
+    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status_text: Mapped[str] = mapped_column(Text, default="Waiting for a worker")
+    error: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    tokens_per_second: Mapped[float | None] = mapped_column()
+    eta_seconds: Mapped[float | None] = mapped_column()
+    estimate_seconds: Mapped[float | None] = mapped_column()
+    # [[step, loss], ...]
+    loss_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    heldout_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The lease: which delivery of the task owns the run, and when it last proved it is alive.
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    # First-in first-out: the queue is ordered by this (an interrupted run keeps its place).
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    base_model: Mapped[BaseModel | None] = relationship(lazy="joined")
+
+
+class RunLogLine(Base):
+    """One line of a run's log, in plain language, shown on the run page."""
+
+    __tablename__ = "run_log_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    message: Mapped[str] = mapped_column(Text)
+
+
+class Adapter(Base):
+    """The LoRA adapter a run produced: its files in the artifact store, size, metrics and lineage."""
+
+    __tablename__ = "adapters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), unique=True)
+    base_model_id: Mapped[int | None] = mapped_column(ForeignKey("base_models.id", ondelete="SET NULL"))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_snapshots.id", ondelete="SET NULL"))
+    snapshot_sha256: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(200))
+    # Relative to settings.data_dir, e.g. "adapters/12".
+    path: Mapped[str] = mapped_column(String(1000))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    trainable_share: Mapped[float] = mapped_column(default=0.0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notice(Base):
+    """A message in the app for a workspace ("Training “Client reports” finished"), until dismissed."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_ws_created", "workspace_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # info | success | error
+    level: Mapped[str] = mapped_column(String(20), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

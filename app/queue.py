@@ -11,6 +11,8 @@ from app.settings import Settings, get_settings
 INGEST_BATCH = "lastmile.ingest_batch"
 INGEST_QUEUE = "ingest"
 GPU_QUEUE = "gpu"
+TRAIN_RUN = "lastmile.train_run"
+REAP_RUNS = "lastmile.reap_runs"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -34,7 +36,11 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=INGEST_QUEUE,
-        task_routes={INGEST_BATCH: {"queue": INGEST_QUEUE}},
+        task_routes={
+            INGEST_BATCH: {"queue": INGEST_QUEUE},
+            TRAIN_RUN: {"queue": GPU_QUEUE},
+            REAP_RUNS: {"queue": INGEST_QUEUE},
+        },
         worker_hijack_root_logger=False,
     )
     return celery

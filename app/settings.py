@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     # claim HTTPS or another address).
     trust_proxy_headers: bool = False
 
+    # Training runs. A run whose heartbeat is older than `run_stale_seconds` lost its worker: it is
+    # re-queued (resuming from its last checkpoint) until it has been tried `run_max_attempts` times.
+    run_max_attempts: int = 3
+    run_heartbeat_seconds: float = 10.0
+    run_stale_seconds: float = 120.0
+    # The worker looks for stale runs this often (and once when it starts).
+    run_reap_seconds: float = 60.0
+    # A cancel is noticed within this many seconds.
+    run_cancel_check_seconds: float = 3.0
+    # Celery kills a run's task after this long, whatever it is doing.
+    run_time_limit_seconds: int = 48 * 3600
+    # Training speed assumed before a worker has measured one (tokens per second on the bundled model).
+    run_default_tokens_per_second: float = 1500.0
+    # The address people open Lastmile at (e.g. https://lastmile.example.com): webhook messages link to it.
+    public_url: str = ""
+
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
@@ -83,6 +99,16 @@ class Settings(BaseSettings):
     def snapshots_dir(self) -> Path:
         """Frozen dataset snapshots (JSONL), named by their hash."""
         return self.data_dir / "snapshots"
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Trained adapters, one folder per run id."""
+        return self.data_dir / "adapters"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Work folders of training runs (checkpoints a killed run resumes from)."""
+        return self.data_dir / "runs"
 
 
 @lru_cache

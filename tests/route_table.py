@@ -23,7 +23,9 @@ from app.models import (
     Document,
     ImportBatch,
     ImportItem,
+    Notice,
     OneTimeLink,
+    Run,
     Workspace,
 )
 
@@ -55,6 +57,9 @@ class Objects:
     batch_id: int
     member_user_id: int
     invite_id: int
+    # Training: a queued run on the dataset and a notice about it (0 where a test builds Objects itself).
+    run_id: int = 0
+    notice_id: int = 0
 
 
 @dataclass
@@ -116,6 +121,11 @@ def _fix_code(call: Call) -> str:
         return "nothing"
     report = workspace_report(call.session, call.objects.workspace_id)
     return next((f.code for f in report.findings if f.fix), "nothing")
+
+
+def _dataset(call: Call) -> int:
+    """The dataset the request aims at (its examples have no held-out ones, so a start is refused: 422)."""
+    return call.objects.dataset_id if call.objects else 0
 
 
 def _new_email(prefix: str) -> str:
@@ -229,6 +239,26 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
         EDITOR, lambda call: {"json": {"ids": _ids(call)}}
     ),
     ("POST", "/api/datasets/{dataset_id}/snapshots"): _e(EDITOR),
+    # ---- training runs and models: reading for reviewers, starting and cancelling for editors -------
+    ("GET", "/runs"): _e(REVIEWER),
+    ("GET", "/runs/list"): _e(REVIEWER),
+    ("GET", "/runs/new"): _e(REVIEWER),
+    ("POST", "/runs/estimate"): _e(REVIEWER, lambda call: {"data": {"dataset_id": _dataset(call)}}),
+    ("POST", "/runs"): _e(EDITOR, lambda call: {"data": {"dataset_id": _dataset(call), "preset": "quick"}}),
+    ("GET", "/runs/{run_id}"): _e(REVIEWER),
+    ("GET", "/runs/{run_id}/status"): _e(REVIEWER),
+    ("POST", "/runs/{run_id}/cancel"): _e(EDITOR),
+    ("GET", "/notices/runs"): _e(REVIEWER),
+    ("POST", "/notices/{notice_id}/dismiss"): _e(REVIEWER),
+    ("GET", "/models"): _e(REVIEWER),
+    ("GET", "/api/runs"): _e(REVIEWER),
+    ("GET", "/api/runs/{run_id}"): _e(REVIEWER),
+    ("POST", "/api/runs/estimate"): _e(REVIEWER, lambda call: {"json": {"dataset_id": _dataset(call)}}),
+    ("POST", "/api/runs"): _e(
+        EDITOR, lambda call: {"json": {"dataset_id": _dataset(call), "preset": "quick"}}
+    ),
+    ("POST", "/api/runs/{run_id}/cancel"): _e(EDITOR),
+    ("GET", "/api/models"): _e(REVIEWER),
     # ---- workspaces and members: admins (of the workspace in the path) -----------------------------
     ("GET", "/workspaces"): _e(ADMIN),
     ("POST", "/workspaces"): _e(ADMIN, lambda call: {"data": {"name": f"Team {unique()}"}}),
@@ -282,6 +312,8 @@ WORKSPACE_PARAMS = {
     "batch_id": "batch_id",
     "user_id": "member_user_id",
     "invite_id": "invite_id",
+    "run_id": "run_id",
+    "notice_id": "notice_id",
 }
 # Routes whose own path names the caller's API token, or a one-time link.
 OWN_PARAMS = {"token_id"}
@@ -445,6 +477,21 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
     )
     session.commit()
     invite_id = session.scalars(select(OneTimeLink.id).where(OneTimeLink.user_id == invited.id)).one()
+    run = Run(
+        workspace_id=workspace_id,
+        dataset_id=dataset.id,
+        snapshot_id=snapshot.id,
+        snapshot_sha256=snapshot.sha256,
+        name=f"Run {marker} {n}",
+        hyperparameters={},
+        loss_history=[],
+        heldout_history=[],
+    )
+    session.add(run)
+    session.flush()
+    notice = Notice(workspace_id=workspace_id, message=f"Run {marker} {n} finished.", run_id=run.id)
+    session.add(notice)
+    session.commit()
     return Objects(
         workspace_id=workspace_id,
         workspace_name=workspace.name,
@@ -457,6 +504,8 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
         batch_id=batch.id,
         member_user_id=member.id,
         invite_id=invite_id,
+        run_id=run.id,
+        notice_id=notice.id,
     )
 
 

@@ -17,7 +17,14 @@ from app.services.errors import FieldErrors, NotFound
 from app.services.uploads import InvalidRequest
 
 # The first path segment of each page names the section its not-found page links back to.
-PAGE_SECTIONS = {"examples": "examples", "datasets": "datasets", "upload": "upload", "uploads": "upload"}
+PAGE_SECTIONS = {
+    "examples": "examples",
+    "datasets": "datasets",
+    "upload": "upload",
+    "uploads": "upload",
+    "runs": "runs",
+    "models": "models",
+}
 
 
 def _first_segment(request: Request) -> str:
