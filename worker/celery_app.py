@@ -23,11 +23,16 @@ def _fresh_connections(**_kwargs: object) -> None:
 
 
 def _reap_forever() -> None:
-    """Look for runs whose worker died: once now, then every run_reap_seconds (a timer, no beat)."""
+    """Report this host's capacity, then look for runs whose worker died: now and every run_reap_seconds."""
     from app.db import session_scope
     from app.settings import get_settings
     from worker.run_lease import reap_stale_runs
+    from worker.run_task import report_capacity
 
+    try:
+        report_capacity()  # so the launch page knows this host before its first run
+    except Exception as exc:
+        log.warning("reporting this worker's capacity failed: %s", exc)
     while True:
         try:
             with session_scope() as session:

@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,28 @@ def worker_name() -> str:
 
 
 def detect_capacity() -> tuple[str, str, int]:
-    """(device, device name, memory bytes) of this host: the first GPU's memory, else the RAM."""
-    import torch
+    """(device, device name, memory bytes) of this host: the first GPU's memory, else the RAM.
 
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        return "cuda", props.name, int(props.total_memory)
+    Asks nvidia-smi rather than torch, so the worker's parent process can report at start-up without
+    touching CUDA (only tasks may).
+    """
+    if shutil.which("nvidia-smi"):
+        query = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
+        try:
+            first = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
+            name, mebibytes = first.splitlines()[0].rsplit(",", 1)
+            return "cuda", name.strip(), int(float(mebibytes)) * 1024 * 1024
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            pass  # no usable GPU after all: report the RAM
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return "cpu", "CPU", int(memory)
+
+
+def report_capacity() -> None:
+    """Record what this host can hold, for the launch check's "runs on this machine"."""
+    device, device_name, memory = detect_capacity()
+    with session_scope() as session:
+        catalog.record_capacity(session, worker_name(), device, device_name, memory)
 
 
 def resolve_model_dir(model: BaseModel) -> Path:
@@ -177,9 +192,7 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
     work_dir = get_settings().runs_dir / str(run.id)
     writer = ProgressWriter(run, owner)
     try:
-        device, device_name, memory = detect_capacity()
-        with session_scope() as session:
-            catalog.record_capacity(session, worker_name(), device, device_name, memory)
+        report_capacity()
         if model is None:
             raise TrainingError("The base model of this run was removed from the catalog. Start a new run.")
         train_examples, heldout_examples = load_snapshot(run.snapshot_sha256)

@@ -43,7 +43,9 @@
       height: box.clientWidth < 500 ? 200 : 260,
       scales: { x: { time: false } },
       axes: [
-        { label: "Training step", stroke: "#5f6b7a", grid: { stroke: "#eef1f4" } },
+        // Steps are whole numbers: never label 0.5.
+        { label: "Training step", stroke: "#5f6b7a", grid: { stroke: "#eef1f4" },
+          incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },
         { label: "Loss (lower is better)", stroke: "#5f6b7a", grid: { stroke: "#eef1f4" }, size: 56 },
       ],
       series: [
