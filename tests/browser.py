@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, Request, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -38,6 +38,12 @@ class BrowserPage:
         assert not self.failed_requests, self.failed_requests
 
 
+def _record_failure(wrapped: BrowserPage, request: Request) -> None:
+    """Note a failed request, except one the browser aborted itself because the page navigated on."""
+    if request.failure != "net::ERR_ABORTED":
+        wrapped.failed_requests.append(f"{request.method} {request.url} {request.failure}")
+
+
 @contextmanager
 def chromium_page(width: int = 1280, height: int = 800) -> Iterator[BrowserPage]:
     """A fresh headless Chromium page of the given size."""
@@ -48,7 +54,7 @@ def chromium_page(width: int = 1280, height: int = 800) -> Iterator[BrowserPage]
         wrapped = BrowserPage(page)
         page.on("console", lambda m: m.type == "error" and wrapped.console_errors.append(m.text))
         page.on("pageerror", lambda e: wrapped.console_errors.append(str(e)))
-        page.on("requestfailed", lambda r: wrapped.failed_requests.append(f"{r.method} {r.url} {r.failure}"))
+        page.on("requestfailed", lambda r: _record_failure(wrapped, r))
         page.on(
             "response", lambda r: r.status >= 500 and wrapped.failed_requests.append(f"{r.status} {r.url}")
         )

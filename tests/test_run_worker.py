@@ -114,7 +114,9 @@ def test_a_run_trains_an_adapter_and_the_next_estimate_is_close(
     assert notice.level == "success" and notice.message.startswith(
         "Training “Replies on Tiny test model” finished"
     )
-    assert webhook_inbox[1][0]["link"] == f"/runs/{run.id}" and "finished" in webhook_inbox[1][0]["text"]
+    # The webhook is posted after the run's final state is written: wait for it rather than race it.
+    message = wait_for(lambda: webhook_inbox[1] and webhook_inbox[1][0], timeout=30)
+    assert message["link"] == f"/runs/{run.id}" and "finished" in message["text"]
     assert session.scalar(select(WorkerCapacity.memory_bytes)) > 0
     assert (
         session.scalar(select(WorkerSpeed.tokens_per_second).where(WorkerSpeed.base_model_id == model.id)) > 0
