@@ -114,6 +114,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p = sub.add_parser("worker", help="start a Celery worker")
     p.add_argument("--queues", default="ingest,gpu")
     p.add_argument("--concurrency", type=int, default=1)
+    p = sub.add_parser("add-model", help="add a local model folder (safetensors) to the catalog")
+    p.add_argument("--name", required=True)
+    p.add_argument("--folder", required=True)
     p = sub.add_parser("create-admin", help="create an admin account (admin of every workspace)")
     p.add_argument("--email", required=True)
     p.add_argument("--name", default="")
@@ -122,6 +125,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     )
     p.add_argument("--force-new", action="store_true", help="create another admin even though one exists")
     return parser, sub
+
+
+def add_model(name: str, folder: str) -> None:
+    """`lastmile add-model`: put a model folder on this server into every workspace's catalog."""
+    from app.db import session_scope
+    from app.services.errors import FieldErrors
+    from app.services.model_catalog import register_local_model
+
+    try:
+        with session_scope() as session:
+            model = register_local_model(session, None, name, folder)
+            print(f"Added {model.name} ({folder}) to the model catalog.")
+    except FieldErrors as exc:
+        raise SystemExit("; ".join(exc.errors.values())) from exc
 
 
 def dispatch(args: argparse.Namespace) -> None:
@@ -134,5 +151,7 @@ def dispatch(args: argparse.Namespace) -> None:
         run(args.host, args.port)
     elif args.command == "worker":
         worker(args.queues, args.concurrency)
+    elif args.command == "add-model":
+        add_model(args.name, args.folder)
     elif args.command == "create-admin":
         create_admin(args.email, args.name, args.password_stdin, args.force_new)

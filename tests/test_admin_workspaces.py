@@ -73,6 +73,28 @@ def test_rename_keeps_the_short_name(client_as, session):
     assert refused.status_code == 422 and "Enter a name" in refused.text
 
 
+def test_the_run_webhook_is_set_on_the_settings_form(client_as, session):
+    from app.models import Workspace
+
+    admin = client_as("admin", "sales")
+    url = f"/workspaces/{admin.workspace_id}/rename"
+    saved = admin.post(url, data={"name": "Sales", "webhook_url": "https://chat.example.com/h/1"})
+    assert saved.status_code == 200
+    session.expire_all()
+    assert session.get(Workspace, admin.workspace_id).webhook_url == "https://chat.example.com/h/1"
+    assert (
+        'value="https://chat.example.com/h/1"' in admin.get(f"/workspaces/{admin.workspace_id}/members").text
+    )
+    refused = admin.post(url, data={"name": "Renamed", "webhook_url": "ftp://example.com"})
+    assert refused.status_code == 422 and "must start with https://" in refused.text
+    session.expire_all()
+    kept = session.get(Workspace, admin.workspace_id)
+    assert (kept.name, kept.webhook_url) == ("Sales", "https://chat.example.com/h/1")  # nothing half-saved
+    admin.post(url, data={"name": "Sales", "webhook_url": ""})
+    session.expire_all()
+    assert session.get(Workspace, admin.workspace_id).webhook_url is None
+
+
 def test_delete_needs_the_name_typed_and_never_removes_the_last_workspace(client, session):
     from app.models import Membership, Workspace
 

@@ -95,8 +95,9 @@ def test_a_user_without_any_workspace_is_told_to_ask_an_admin(client_as):
 
 
 def test_audit_record_notes_who_did_what_where(client_as, session):
-    from app.auth.audit import list_events, record
+    from app.auth.audit import record
     from app.models import User, Workspace
+    from app.services.audit_log import audit_page
 
     editor = client_as("editor", "sales", email="eve@example.com")
     user = session.get(User, editor.user_id)
@@ -104,8 +105,8 @@ def test_audit_record_notes_who_did_what_where(client_as, session):
     actor = Actor(user=user, workspace=workspace, role="editor", via_token=False, ip="10.0.0.7")
     record(session, actor, "delete_examples", "3 examples", {"ids": [1, 2, 3]})
     session.commit()
-    events = list_events(session, workspace.id)
+    events = audit_page(session, workspace.id).events
     assert [(e.action, e.target, e.detail, e.ip, e.user_id) for e in events] == [
         ("delete_examples", "3 examples", {"ids": [1, 2, 3]}, "10.0.0.7", user.id)
     ]
-    assert list_events(session, workspace.id + 1000) == []
+    assert audit_page(session, workspace.id + 1000).events == []

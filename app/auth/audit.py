@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.deps import Actor
@@ -59,19 +58,3 @@ def record(
 ) -> AuditEvent:
     """Add an audit event for what `actor` did in their current workspace; the caller commits."""
     return record_event(session, actor.workspace.id, actor.user.id, action, target, detail, actor.ip)
-
-
-def list_events(
-    session: Session,
-    workspace_id: int,
-    limit: int = 100,
-    before_id: int | None = None,
-    action: str | None = None,
-) -> list[AuditEvent]:
-    """A workspace's events, newest first; `before_id` pages back, `action` filters."""
-    query = select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
-    if before_id is not None:
-        query = query.where(AuditEvent.id < before_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

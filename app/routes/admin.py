@@ -29,6 +29,7 @@ from app.routes.admin_views import (
 from app.services import accounts, workspaces
 from app.services.accounts import IssuedLink, display_name
 from app.services.audit_log import audit_page, detail_text, logged_actions, logged_users
+from app.services.notices import set_webhook
 from app.templating import is_htmx
 
 router = APIRouter(include_in_schema=False, route_class=AdminPageRoute)
@@ -80,13 +81,19 @@ def workspace_home(workspace: AdminWorkspace) -> Response:
 
 @router.post("/workspaces/{workspace_id}/rename", response_class=HTMLResponse)
 def rename_workspace(
-    request: Request, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep, name: FormStr = ""
+    request: Request,
+    workspace: AdminWorkspace,
+    session: SessionDep,
+    actor: ActorDep,
+    name: FormStr = "",
+    webhook_url: FormStr = "",
 ) -> Response:
-    """Rename the workspace (its short name stays)."""
+    """Save the settings form: the name (the short name stays) and the run webhook (empty: none)."""
     try:
         workspaces.rename_workspace(session, actor, workspace, name)
-    except AccountError as exc:
-        return _refused(request, session, actor, workspace, exc, "rename")
+        set_webhook(session, workspace, webhook_url)
+    except (AccountError, ValueError) as exc:
+        return _refused(request, session, actor, workspace, AccountError(str(exc)), "rename")
     session.commit()
     return redirect(f"/workspaces/{workspace.id}/members?done=renamed")
 

@@ -50,12 +50,11 @@ def dismiss_notice(session: Session, workspace_id: int, notice_id: int) -> bool:
 
 
 def set_webhook(session: Session, workspace: Workspace, url: str | None) -> None:
-    """Set or clear the workspace's webhook URL (committed); only http(s) URLs are accepted."""
+    """Set or clear the workspace's webhook URL (the caller commits); only http(s) URLs are accepted."""
     url = (url or "").strip() or None
     if url is not None and not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"The webhook address must start with https:// (or http://); it is {url!r}.")
     workspace.webhook_url = url
-    session.commit()
 
 
 def post_webhook(url: str, message: str, link: str | None) -> bool:

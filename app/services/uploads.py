@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.audit import record
@@ -347,12 +347,6 @@ def list_documents(session: Session, workspace_id: int, limit: int = 500, offset
         .offset(offset)
     )
     return list(session.scalars(query))
-
-
-def count_documents(session: Session, workspace_id: int) -> int:
-    """How many documents the workspace holds."""
-    query = select(func.count()).select_from(Document).where(Document.workspace_id == workspace_id)
-    return session.scalar(query) or 0
 
 
 def documents_by_id(session: Session, ids: set[int]) -> dict[int, Document]:
