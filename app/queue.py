@@ -13,6 +13,9 @@ INGEST_QUEUE = "ingest"
 GPU_QUEUE = "gpu"
 TRAIN_RUN = "lastmile.train_run"
 REAP_RUNS = "lastmile.reap_runs"
+# Both run on the gpu queue behind training: the worker that trains is the one that holds the model.
+COMPARE_ADAPTER = "lastmile.compare_adapter"
+GENERATE = "lastmile.generate"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -40,6 +43,8 @@ def make_celery(settings: Settings) -> Celery:
             INGEST_BATCH: {"queue": INGEST_QUEUE},
             TRAIN_RUN: {"queue": GPU_QUEUE},
             REAP_RUNS: {"queue": INGEST_QUEUE},
+            COMPARE_ADAPTER: {"queue": GPU_QUEUE},
+            GENERATE: {"queue": GPU_QUEUE},
         },
         worker_hijack_root_logger=False,
     )

@@ -4,6 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import app.review_models  # noqa: F401  (registers the compare-and-draft tables)
 from app.db import make_engine
 from app.models import Base
 from app.settings import get_settings
