@@ -1,7 +1,9 @@
 """Lastmile settings, read from LASTMILE_* environment variables and an optional .env file."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +21,9 @@ class Settings(BaseSettings):
     )
     # Lets several Lastmile installs (or test runs) share one Redis without reading each other's tasks.
     broker_key_prefix: str = ""
+    # Redis hands a task that is still unacknowledged after this many seconds to another worker (Celery's
+    # default: an hour). A run outlives it; the copy finds the run's lease held and does nothing.
+    broker_visibility_timeout: int = 3600
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -32,6 +37,14 @@ class Settings(BaseSettings):
     max_csv_rows: int = 50_000
     max_line_chars: int = 1_000_000
     max_example_chars: int = 200_000
+    # A table with more columns is refused (real spreadsheets have tens; a hostile one, a million).
+    max_table_columns: int = 1000
+    # Each uploaded file is parsed in a child process with these limits: address space (keep it above
+    # max_archive_expanded_bytes, since an archive's members are read in one child), CPU seconds, and
+    # seconds on the clock (waiting on a busy machine included). A file past one of them is refused.
+    ingest_sandbox_memory_mb: int = 2048
+    ingest_sandbox_cpu_seconds: int = 300
+    ingest_sandbox_wall_seconds: int = 600
 
     # Where converted base models live; shared by instances on one host (default: data_dir/models).
     model_cache_dir: Path | None = None
@@ -63,8 +76,10 @@ class Settings(BaseSettings):
     run_reap_seconds: float = 60.0
     # A cancel is noticed within this many seconds.
     run_cancel_check_seconds: float = 3.0
-    # Celery kills a run's task after this long, whatever it is doing.
+    # A run's task is stopped after this long (it fails with a message), and its process is killed if it
+    # has not stopped `run_kill_grace_seconds` later (stuck in a driver call, say).
     run_time_limit_seconds: int = 48 * 3600
+    run_kill_grace_seconds: int = 60
     # Training speed assumed before a worker has measured one (tokens per second on the bundled model).
     # Measured here on 2 CPU cores: ~130; a GPU host is measured after its first run, so err on the slow side.
     run_default_tokens_per_second: float = 150.0
@@ -76,6 +91,10 @@ class Settings(BaseSettings):
     generation_wait_seconds: float = 300.0
     # The address people open Lastmile at (e.g. https://lastmile.example.com): webhook messages link to it.
     public_url: str = ""
+    # SQLite is a file on one machine: the web and the workers can share it only there. Unset, they are
+    # taken to share this machine when the broker does (the embedded one, or one on localhost); true says
+    # they do (e.g. containers on one host sharing the data folder); false says workers run elsewhere.
+    single_host: bool | None = None
 
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
@@ -91,6 +110,25 @@ class Settings(BaseSettings):
     def effective_broker_url(self) -> str:
         """The configured broker, or kombu's SQLAlchemy transport on SQLite (needs no server)."""
         return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+
+    def sqlite_across_hosts_problem(self) -> str | None:
+        """Why a worker must not start with these settings (SQLite, workers on other hosts), or None."""
+        single = broker_is_local(self.effective_broker_url) if self.single_host is None else self.single_host
+        if single or not self.effective_database_url.startswith("sqlite"):
+            return None
+        reason = (
+            "LASTMILE_SINGLE_HOST is false (workers run on other machines)"
+            if self.single_host is False
+            else f"the broker is on another machine ({urlsplit(self.effective_broker_url).hostname}), so "
+            "workers may run on other machines"
+        )
+        return (
+            f"This worker cannot start: the database is SQLite, a file on one machine, but {reason}, "
+            "where that file is not. Workers on other machines need a shared PostgreSQL database: set "
+            "LASTMILE_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/lastmile for the web and every "
+            "worker, then run `lastmile migrate`. If the web and every worker run on this one machine, set "
+            "LASTMILE_SINGLE_HOST=true."
+        )
 
     @property
     def originals_dir(self) -> Path:
@@ -116,6 +154,17 @@ class Settings(BaseSettings):
     def runs_dir(self) -> Path:
         """Work folders of training runs (checkpoints a killed run resumes from)."""
         return self.data_dir / "runs"
+
+
+def broker_is_local(url: str) -> bool:
+    """Whether a broker URL points at this machine: a file, a socket, or an address on localhost."""
+    host = urlsplit(url).hostname
+    if host is None or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: another machine, as far as we can tell
+        return False
 
 
 @lru_cache

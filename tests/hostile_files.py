@@ -1,10 +1,18 @@
-"""Generators of hostile and awkward uploads; each returns (filename, bytes), built in memory."""
+"""Generators of hostile and awkward uploads; each returns (filename, bytes), built in memory.
+
+The PDF parser traps are in tests/hostile_pdf.py; write_long_line streams its file to disk.
+"""
 
 import codecs
+import inspect
 import io
+import random
 import re
 import struct
+import sys
 import zipfile
+from collections.abc import Callable
+from pathlib import Path
 
 import docx
 from fpdf import FPDF
@@ -12,6 +20,21 @@ from fpdf import FPDF
 from app.ingest.types import Limits
 
 MB = 1024 * 1024
+# Functions here that are not no-argument generators of one file, or too big to loop over in memory.
+NOT_GENERATORS = frozenset(
+    {"generators", "small_limits", "docx_bytes", "pdf_bytes", "long_line_txt", "write_long_line"}
+)
+
+
+def generators() -> list[Callable[[], tuple[str, bytes]]]:
+    """Every generator of a hostile file defined here."""
+    return [
+        function
+        for name, function in inspect.getmembers(sys.modules[__name__], inspect.isfunction)
+        if function.__module__ == __name__ and not name.startswith("_") and name not in NOT_GENERATORS
+    ]
+
+
 REPORT_TEXT = "Café report – naïve résumé. Costs rose by 5 € in Zürich; “quotes” too."
 
 
@@ -26,6 +49,7 @@ def small_limits(**overrides: int) -> Limits:
         "max_csv_rows": 1000,
         "max_line_chars": 10_000,
         "max_example_chars": 5_000,
+        "max_table_columns": 100,
     }
     values.update(overrides)
     return Limits(**values)
@@ -90,6 +114,84 @@ def empty_txt() -> tuple[str, bytes]:
     return "empty.txt", b""
 
 
+def write_long_line(path: Path, size: int = 500 * MB, chunk: int = 4 * MB) -> Path:
+    """Write one line of `size` bytes to `path` a chunk at a time (never held in memory whole)."""
+    block = b"a" * chunk
+    with open(path, "wb") as out:
+        for _ in range(size // chunk):
+            out.write(block)
+        out.write(block[: size % chunk])
+    return path
+
+
+# --- programs and web pages under document extensions ----------------------------------------------
+# Each carries its own tail, so no two share bytes (a batch would report a twin as a duplicate).
+
+
+def elf_as_pdf() -> tuple[str, bytes]:
+    """A Linux executable named .pdf."""
+    return "invoice.pdf", elf_as_txt()[1] + b"pdf"
+
+
+def exe_as_docx() -> tuple[str, bytes]:
+    """A Windows executable named .docx."""
+    return "contract.docx", exe_as_txt()[1] + b"docx"
+
+
+def exe_as_eml() -> tuple[str, bytes]:
+    """A Windows executable named .eml."""
+    return "message.eml", exe_as_txt()[1] + b"eml"
+
+
+def elf_as_csv() -> tuple[str, bytes]:
+    """A Linux executable named .csv."""
+    return "table.csv", elf_as_txt()[1] + b"csv"
+
+
+def elf_as_jsonl() -> tuple[str, bytes]:
+    """A Linux executable named .jsonl."""
+    return "rows.jsonl", elf_as_txt()[1] + b"jsonl"
+
+
+def html_as_pdf() -> tuple[str, bytes]:
+    """A web page named .pdf."""
+    return "brochure.pdf", html_as_txt()[1].replace(b"Annual Report", b"Brochure")
+
+
+def html_as_docx() -> tuple[str, bytes]:
+    """A web page named .docx."""
+    return "letter.docx", html_as_txt()[1].replace(b"Annual Report", b"Letter")
+
+
+def html_as_eml() -> tuple[str, bytes]:
+    """A web page named .eml (no email headers at all)."""
+    return "newsletter.eml", html_as_txt()[1].replace(b"Annual Report", b"Newsletter")
+
+
+def html_as_md() -> tuple[str, bytes]:
+    """A web page named .md: read as text, its script and style left out."""
+    return "notes.md", html_as_txt()[1].replace(b"Annual Report", b"Meeting notes")
+
+
+# --- hostile upload names ---------------------------------------------------------------------------
+
+# Names a browser (or a script) may send for an uploaded file: folders, traversal, drive letters,
+# control and direction characters, markup, and one far too long. Raw bytes: sent as they are.
+HOSTILE_NAMES = (
+    b"../../../../etc/cron.d/lastmile.txt",
+    b"..\\..\\Windows\\System32\\drivers.txt",
+    b"C:\\Users\\ann\\Desktop\\report.txt",
+    b"/etc/passwd.txt",
+    b"nul\x00byte.txt",
+    b"esc\x1b[2J\x07bell.txt",
+    b"tab\tand\x7fdelete.txt",
+    "right-to-left\u202etxt.exe.txt".encode(),
+    b"<img src=x onerror=alert(1)>.txt",
+    b"." * 300 + b".txt",
+    b"..",
+)
+
+
 # --- JSON and email -------------------------------------------------------------------------------
 
 
@@ -102,6 +204,11 @@ def nested_json(depth: int = 60) -> tuple[str, bytes]:
     """A list holding one example whose output is nested `depth` levels deep (parses, but too deep)."""
     inner = "[" * depth + "1" + "]" * depth
     return "nested.json", f'[{{"instruction": "x", "output": {inner}}}]'.encode()
+
+
+def csv_wide(columns: int = 1_000_000) -> tuple[str, bytes]:
+    """A CSV of `columns` columns, all named "a" (a quadratic trap for naive name de-duplication)."""
+    return "wide.csv", b"a," * (columns - 1) + b"a\n" + b"x," * (columns - 1) + b"x\n"
 
 
 def email_many_parts(parts: int = 10_000) -> tuple[str, bytes]:
@@ -138,6 +245,23 @@ def _zip(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -
 def zip_bomb_ratio(size: int = 10 * MB) -> tuple[str, bytes]:
     """One member of `size` zero bytes: it packs about 1000:1."""
     return "bomb.zip", _zip([("zeros.txt", b"\x00" * size)])
+
+
+def zip_overlapping_bomb(entries: int = 600, size: int = MB) -> tuple[str, bytes]:
+    """`entries` directory records that all point at one member of `size` random bytes: no entry packs
+    suspiciously well, yet together they expand to entries × size."""
+    single = _zip([("noise.txt", random.Random(7).randbytes(size))], zipfile.ZIP_STORED)
+    cd_start = single.index(b"PK\x01\x02")
+    eocd_start = single.index(b"PK\x05\x06")
+    record = single[cd_start:eocd_start]
+    name_length = struct.unpack_from("<H", record, 28)[0]
+    records = b"".join(
+        record[:28] + struct.pack("<H", len(name)) + record[30:46] + name + record[46 + name_length :]
+        for name in (b"noise-%04d.txt" % i for i in range(entries))
+    )
+    eocd = bytearray(single[eocd_start:])
+    struct.pack_into("<HHII", eocd, 8, entries, entries, len(records), cd_start)
+    return "overlap.zip", single[:cd_start] + records + bytes(eocd)
 
 
 def zip_many_entries(count: int = 51) -> tuple[str, bytes]:
@@ -233,6 +357,18 @@ def docx_doctype_utf16() -> tuple[str, bytes]:
     xml = _with_doctype(document).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
     return "entities16.docx", _replace_parts(
         data, {"word/document.xml": codecs.BOM_UTF16_LE + xml.encode("utf-16-le")}
+    )
+
+
+def docx_external_entity() -> tuple[str, bytes]:
+    """A .docx whose document.xml pulls in a local file through an external entity (XXE)."""
+    data = docx_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        document = zf.read("word/document.xml")
+    body = document.split(b"?>", 1)[1]
+    doctype = b'<?xml version="1.0"?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    return "xxe.docx", _replace_parts(
+        data, {"word/document.xml": doctype + body.replace(b"All is well.", b"&xxe;")}
     )
 
 

@@ -22,6 +22,8 @@ class LiveServer:
     url: str
     process: subprocess.Popen
     log: Path
+    # Its environment: other `lastmile` commands (e.g. add-model) run with it reach the same instance.
+    env: dict[str, str]
 
 
 def free_port() -> int:
@@ -49,7 +51,7 @@ def lastmile_run(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-        server = LiveServer(f"http://127.0.0.1:{port}", proc, log)
+        server = LiveServer(f"http://127.0.0.1:{port}", proc, log, env)
         try:
             _wait_healthy(server)
             yield server
@@ -57,14 +59,34 @@ def lastmile_run(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
             stop(server)
 
 
-def _wait_healthy(server: LiveServer, timeout: float = 90) -> None:
+@contextmanager
+def lastmile_serve(env: dict[str, str], log_dir: Path) -> Iterator[LiveServer]:
+    """Run the web process alone (`lastmile serve`) with the LASTMILE_* settings in `env`; stopped after."""
+    port = free_port()
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("LASTMILE_")}, **env}
+    log = log_dir / f"lastmile-serve-{port}.log"
+    with open(log, "wb") as out:
+        command = [str(LASTMILE), "serve", "--port", str(port)]
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        server = LiveServer(f"http://127.0.0.1:{port}", proc, log, full_env)
+        try:
+            _wait_healthy(server, marker=b"Application startup complete")
+            yield server
+        finally:
+            stop(server)
+
+
+def _wait_healthy(server: LiveServer, timeout: float = 90, marker: bytes = b"ready.") -> None:
+    """Wait until /healthz answers and the log shows `marker` (the worker's "ready." by default)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"lastmile run exited:\n{server.log.read_text(errors='replace')}")
+            raise RuntimeError(f"lastmile exited:\n{server.log.read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as response:
-                if response.status == 200 and b"ready." in server.log.read_bytes():
+                if response.status == 200 and marker in server.log.read_bytes():
                     return
         except OSError:
             pass

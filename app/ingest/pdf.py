@@ -96,10 +96,30 @@ def _outline_sections(reader: PdfReader, pages: list[str]) -> list[Section] | No
     return sections
 
 
+def _declared_pages(reader: PdfReader) -> int:
+    """The page count the PDF declares (0 when unreadable); it may lie, so it is only used to refuse."""
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except (*READ_ERRORS, OverflowError):
+        return 0
+
+
+def _too_many_pages(name: str, count: int, limits: Limits) -> IngestError:
+    """The error for a PDF over the page limit."""
+    return IngestError(
+        f"{name} has {count:,} pages; Lastmile reads PDFs of up to {limits.max_pdf_pages:,} pages. "
+        "Split it into smaller PDFs (for example one per chapter) and upload those."
+    )
+
+
 def parse_pdf(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     """A PDF as a report: the text of its pages; split by top-level bookmarks when long."""
     name = display_name(filename)
     reader = _open(filename, data)
+    # Walking a page tree of 100,000 pages takes pypdf half a minute: the declared count refuses it first.
+    declared = _declared_pages(reader)
+    if declared > limits.max_pdf_pages:
+        raise _too_many_pages(name, declared, limits)
     try:
         count = len(reader.pages)
     except READ_ERRORS as exc:
@@ -107,10 +127,7 @@ def parse_pdf(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     if count == 0:
         raise _damaged(name)
     if count > limits.max_pdf_pages:
-        raise IngestError(
-            f"{name} has {count:,} pages; Lastmile reads PDFs of up to {limits.max_pdf_pages:,} pages. "
-            "Split it into smaller PDFs (for example one per chapter) and upload those."
-        )
+        raise _too_many_pages(name, count, limits)
     pages: list[str] = []
     unreadable: list[int] = []
     for number in range(count):

@@ -22,8 +22,9 @@ from app.ingest.batch_messages import (
     unexpected_error_message,
     with_warnings,
 )
-from app.ingest.registry import parse_file
-from app.ingest.store import read_original, store_bytes
+from app.ingest.fork_server import SandboxLimits
+from app.ingest.sandbox import parse_in_sandbox
+from app.ingest.store import original_path, store_bytes, storing
 from app.ingest.types import Limits, ParsedFile
 from app.models import Document, ImportBatch, ImportItem, utcnow
 from app.services.examples import new_example, token_counter
@@ -43,6 +44,7 @@ class BatchContext:
     workspace_id: int
     source: str
     limits: Limits
+    sandbox: SandboxLimits
     counter: TokenCounter
     originals: Path
 
@@ -219,10 +221,11 @@ def write_file_safely(
 
 def _child_item_id(ctx: BatchContext, parent_item_id: int, position: int, parsed: ParsedFile) -> int:
     """The archive member's item: stores the member as an original and records (or finds) its item."""
-    # A member refused before it was read (too large, password protected) has no bytes to keep.
-    stored = None if parsed.error and not parsed.data else store_bytes(ctx.originals, parsed.data)
     name = member_name(parsed.filename)
-    with session_scope() as session:
+    # The member's bytes, then its row, under the store's lock (a start-up sweep waits for both).
+    with storing(ctx.originals), session_scope() as session:
+        # A member refused before it was read (too large, password protected) has no bytes to keep.
+        stored = None if parsed.error and not parsed.data else store_bytes(ctx.originals, parsed.data)
         query = select(ImportItem).where(
             ImportItem.parent_item_id == parent_item_id, ImportItem.position == position
         )
@@ -314,9 +317,12 @@ def process_item(ctx: BatchContext, item_id: int) -> None:
             document = _owned_document(session, ctx, item.document_id)
             mapping = document.column_mapping if document is not None else None
     try:
-        data = read_original(ctx.originals, sha256 or "")
+        path = original_path(ctx.originals, sha256 or "")
+        present = path.is_file()
     except (OSError, ValueError):
-        log.exception("original of item %s is missing", item_id)
+        present = False
+    if not present:
+        log.error("original of item %s is missing", item_id)
         record_failure(
             ctx,
             item_id,
@@ -324,7 +330,8 @@ def process_item(ctx: BatchContext, item_id: int) -> None:
         )
         return
     try:
-        parsed = parse_file(filename, data, ctx.limits, mapping)
+        # Untrusted bytes: parsed in a child process with memory, CPU and time limits.
+        parsed = parse_in_sandbox(path, filename, ctx.limits, ctx.sandbox, mapping)
     except Exception:
         # parse_file promises not to raise for bad input: this is a fault, reported plainly.
         log.exception("parser failed on item %s", item_id)
@@ -335,7 +342,6 @@ def process_item(ctx: BatchContext, item_id: int) -> None:
             "your computer and upload it again; tell your administrator if it keeps failing.",
         )
         return
-    del data  # the parsed files hold what is still needed
     if is_archive_result(filename, parsed):
         write_archive(ctx, item_id, parsed)
     elif not parsed:
@@ -364,6 +370,7 @@ def _start(batch_id: int) -> BatchContext | None:
         workspace_id=workspace_id,
         source=source,
         limits=Limits.from_settings(settings),
+        sandbox=SandboxLimits.from_settings(settings),
         counter=token_counter(),
         originals=settings.originals_dir,
     )

@@ -78,6 +78,8 @@ def _parse_one(filename: str, data: bytes, limits: Limits, mapping: dict[str, st
         parsed = PARSERS[ext](filename, data, limits, mapping if ext in ("csv", "json", "jsonl") else None)
     except IngestError as exc:
         return _refused(filename, data, ext, str(exc))
+    except MemoryError:
+        raise  # the sandbox refuses the whole file, naming its memory limit
     except Exception as exc:  # a hostile file must never take the import down
         log.warning("unexpected error parsing %r", filename, exc_info=True)
         return _refused(filename, data, ext, _unexpected(filename, exc))
@@ -103,8 +105,9 @@ def parse_file(
 ) -> list[ParsedFile]:
     """Parse one uploaded file; a .zip yields one ParsedFile per member, anything else exactly one.
 
-    Never raises for bad input: a refused file comes back with `error` set. `mapping` maps
-    Lastmile's fields (instruction, input, output, kind, tags) to a table's column names.
+    Never raises for bad input: a refused file comes back with `error` set. Only MemoryError gets
+    out, for app.ingest.sandbox to report. `mapping` maps Lastmile's fields (instruction, input,
+    output, kind, tags) to a table's column names.
     """
     if extension(filename) != "zip":
         return [_parse_one(filename, data, limits, mapping)]
@@ -120,6 +123,8 @@ def parse_file(
         return archive.parse_zip(filename, data, limits, member)
     except IngestError as exc:
         return [_refused(filename, data, "zip", str(exc))]
+    except MemoryError:
+        raise
     except Exception as exc:  # a hostile archive must never take the import down
         log.warning("unexpected error reading archive %r", filename, exc_info=True)
         return [_refused(filename, data, "zip", _unexpected(filename, exc))]

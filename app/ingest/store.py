@@ -1,16 +1,24 @@
 """Content-addressed store of uploaded originals: `originals/<sha[:2]>/<sha>` under the data folder."""
 
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK_BYTES = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+LOCK_NAME = ".lock"
+INCOMING = ".incoming"
+# Only originals written this recently are swept when no row names them: those are interrupted
+# uploads. Older ones are left alone (a database pointed at by mistake must not empty the store).
+ORPHAN_MAX_AGE_SECONDS = 24 * 3600
 
 
 class TooLarge(Exception):
@@ -60,7 +68,7 @@ def store_chunks(root: Path, chunks: Iterable[bytes], max_bytes: int | None = No
     The bytes go to a temporary file in the same folder tree, are fsynced, and are renamed into
     place atomically, so a reader never sees a half-written original.
     """
-    incoming = root / ".incoming"
+    incoming = root / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
@@ -111,3 +119,63 @@ def has_original(root: Path, sha256: str) -> bool:
 def read_original(root: Path, sha256: str) -> bytes:
     """The bytes of a stored original; FileNotFoundError if it is not there."""
     return original_path(root, sha256).read_bytes()
+
+
+@contextmanager
+def _locked(root: Path, mode: int) -> Iterator[None]:
+    """Hold the store's lock file in `mode` (fcntl.LOCK_SH or LOCK_EX, maybe | LOCK_NB) for the block."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a+b") as handle:
+        fcntl.flock(handle, mode)  # released on close, and by the kernel if the process dies
+        yield
+
+
+@contextmanager
+def storing(root: Path) -> Iterator[None]:
+    """Hold the store's shared lock from writing originals until the rows naming them are committed.
+
+    A sweep takes the lock exclusively, so it never sees an original whose row is still on its way;
+    a writer killed with -9 loses the lock with its life, and what it left becomes sweepable.
+    """
+    with _locked(root, fcntl.LOCK_SH):
+        yield
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep removed: half-written uploads and originals no row refers to."""
+
+    partial_files: int
+    orphans: int
+
+
+def sweep_leftovers(
+    root: Path, referenced: Callable[[], set[str]], wait_seconds: float = 30.0
+) -> Swept | None:
+    """Remove what interrupted writers left in the store: temporary files, and recent originals
+    whose sha256 is not in `referenced()` (called under the lock). None when writers held the lock
+    for `wait_seconds`; the next sweep will do it."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with _locked(root, fcntl.LOCK_EX | fcntl.LOCK_NB):
+                return _sweep(root, referenced())
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+
+
+def _sweep(root: Path, keep: set[str]) -> Swept:
+    """The sweep itself, run under the exclusive lock."""
+    partial = 0
+    for leftover in (root / INCOMING).glob("*"):
+        leftover.unlink(missing_ok=True)
+        partial += 1
+    orphans = 0
+    recent = time.time() - ORPHAN_MAX_AGE_SECONDS
+    for path in root.glob("??/*"):
+        if _SHA256.match(path.name) and path.name not in keep and path.stat().st_mtime > recent:
+            path.unlink(missing_ok=True)
+            orphans += 1
+    return Swept(partial, orphans)

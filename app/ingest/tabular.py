@@ -32,14 +32,28 @@ def _decoded_table(filename: str, data: bytes, limits: Limits, fmt: str) -> tupl
 
 def _unique_columns(header: list[str]) -> list[str]:
     """Header names made non-empty and unique ("Column 3", "Name (2)")."""
-    columns: list[str] = []
+    # A dict keeps the order and tests membership in O(1); `tried` remembers each name's last suffix,
+    # so a header of thousands of identical names is not quadratic.
+    columns: dict[str, None] = {}
+    tried: dict[str, int] = {}
     for index, raw in enumerate(header, start=1):
         name = " ".join(raw.split()) or f"Column {index}"
-        candidate, n = name, 2
+        candidate = name
         while candidate in columns:
-            candidate, n = f"{name} ({n})", n + 1
-        columns.append(candidate)
-    return columns
+            tried[name] = tried.get(name, 1) + 1
+            candidate = f"{name} ({tried[name]})"
+        columns[candidate] = None
+    return list(columns)
+
+
+def _check_width(filename: str, count: int, limits: Limits) -> None:
+    """Refuse a table with more columns than `max_table_columns` (checked before any work per column)."""
+    if count > limits.max_table_columns:
+        raise IngestError(
+            f"{display_name(filename)} has {count:,} columns; Lastmile reads tables of up to "
+            f"{limits.max_table_columns:,} columns. Keep only the columns with the brief, the input and the "
+            "answer (save a copy with the others deleted), then upload that."
+        )
 
 
 def sniff_delimiter(text: str) -> str:
@@ -90,6 +104,7 @@ def parse_csv(filename: str, data: bytes, limits: Limits, mapping: dict[str, str
         raise IngestError(
             f"{display_name(filename)} is empty. Add a header row and data rows, then upload it."
         )
+    _check_width(filename, len(header), limits)
     columns = _unique_columns(header)
 
     def rows() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -183,9 +198,11 @@ def parse_json(filename: str, data: bytes, limits: Limits, mapping: dict[str, st
             f'{name} holds no examples: Lastmile expects a list of objects, or {{"data": [...]}}, '
             "with one object per example."
         )
+    columns = _columns_of(value)
+    _check_width(filename, len(columns), limits)
     problems = Problems()
     rows = _object_rows(value, "item", limits, problems, notes)
-    return rows_to_file(filename, data, "json", _columns_of(value), rows, mapping, problems, notes)
+    return rows_to_file(filename, data, "json", columns, rows, mapping, problems, notes)
 
 
 def parse_jsonl(filename: str, data: bytes, limits: Limits, mapping: dict[str, str] | None) -> ParsedFile:
@@ -225,4 +242,5 @@ def parse_jsonl(filename: str, data: bytes, limits: Limits, mapping: dict[str, s
                 problems.add(ref, "not an object with named fields — remove it or fix its brackets")
 
     columns = _columns_of([value for _, value, _ in entries])
+    _check_width(filename, len(columns), limits)
     return rows_to_file(filename, data, "jsonl", columns, rows(), mapping, problems, notes)

@@ -46,6 +46,7 @@ class Limits:
     max_csv_rows: int
     max_line_chars: int
     max_example_chars: int
+    max_table_columns: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Limits":

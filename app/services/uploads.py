@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.audit import record
 from app.auth.deps import Actor
-from app.ingest.store import TooLarge, store_fileobj
+from app.ingest.store import Swept, TooLarge, store_fileobj, storing, sweep_leftovers
 from app.models import TASK_KINDS, Document, ImportBatch, ImportItem, utcnow
 from app.queue import INGEST_BATCH, enqueue
 from app.sample_data import DESCRIPTION as SAMPLE_DESCRIPTION
@@ -165,6 +165,23 @@ def create_batch(
     if not files:
         raise InvalidRequest("Choose at least one file to upload.")
     batch = ImportBatch(workspace_id=workspace_id, source=source, state="queued", total_files=len(files))
+    # Files first, then the rows that name them; the lock keeps a start-up sweep off files in between.
+    with storing(settings.originals_dir):
+        refused = _store_files(batch, files, settings)
+        batch.done_files = refused
+        if refused == len(files):
+            # Nothing left for the worker to read: the batch is finished as it stands.
+            batch.state = "done"
+            batch.started_at = batch.finished_at = utcnow()
+        session.add(batch)
+        if actor is not None:
+            _audit_batch(session, actor, batch)
+        session.commit()
+    return batch
+
+
+def _store_files(batch: ImportBatch, files: Sequence[IncomingFile], settings: Settings) -> int:
+    """Store each file as an original and add its item to `batch`; the number refused for size."""
     remaining = settings.max_upload_bytes
     refused = 0
     for position, incoming in enumerate(files):
@@ -185,16 +202,18 @@ def create_batch(
             item.size_bytes = stored.size_bytes
             remaining -= stored.size_bytes
         batch.items.append(item)
-    batch.done_files = refused
-    if refused == len(files):
-        # Nothing left for the worker to read: the batch is finished as it stands.
-        batch.state = "done"
-        batch.started_at = batch.finished_at = utcnow()
-    session.add(batch)
-    if actor is not None:
-        _audit_batch(session, actor, batch)
-    session.commit()
-    return batch
+    return refused
+
+
+def sweep_upload_leftovers(session: Session, settings: Settings) -> Swept | None:
+    """Remove what uploads cut short by a crash left in the originals store (run as the web starts)."""
+
+    def referenced() -> set[str]:
+        """Every sha256 a row names: those originals stay."""
+        items = session.scalars(select(ImportItem.sha256).where(ImportItem.sha256.is_not(None)))
+        return {*items, *session.scalars(select(Document.sha256))}
+
+    return sweep_leftovers(settings.originals_dir, referenced)
 
 
 def _audit_batch(session: Session, actor: Actor, batch: ImportBatch) -> None:

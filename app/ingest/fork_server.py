@@ -1,0 +1,260 @@
+"""Run a function in a child process under memory, CPU and wall-clock limits, forked from a fork server.
+
+The fork server is a small Python process started once per client process. It receives a pickled
+call and the write end of a result pipe over a Unix socket, forks a child that sets its limits,
+runs the call and sends the result's items down the pipe, and reports the child's exit status. A
+child costs a fork (milliseconds), not an interpreter start; and since it is never forked from the
+caller, it inherits no threads, locks, open connections or loaded model from a worker.
+
+multiprocessing is not used: inside a Celery pool process (billiard) it refuses to start children.
+"""
+
+import contextlib
+import ctypes
+import os
+import pickle
+import resource
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, Pipe
+from typing import Any, NoReturn
+
+from app.settings import Settings
+
+MB = 1024 * 1024
+# How long the server may take to report a finished or killed child before the caller gives up.
+REAP_SECONDS = 10.0
+# Past the soft CPU limit (SIGXCPU) the kernel sends SIGKILL at the hard one.
+CPU_HARD_MARGIN_SECONDS = 5
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one call may use: address space, CPU time and wall-clock time."""
+
+    memory_bytes: int
+    cpu_seconds: int
+    wall_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SandboxLimits":
+        """The ingest sandbox limits configured in `settings`."""
+        return cls(
+            memory_bytes=settings.ingest_sandbox_memory_mb * MB,
+            cpu_seconds=settings.ingest_sandbox_cpu_seconds,
+            wall_seconds=float(settings.ingest_sandbox_wall_seconds),
+        )
+
+
+class SandboxFault(Exception):
+    """The child returned no result: `kind` is "memory", "cpu", "wall" or "crash"."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        """Remember what went wrong (`detail` is for the log, never shown to users)."""
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+# --- the server and its children (run in the fork server process) -------------------------------------
+
+
+def serve(fd: int) -> None:
+    """The fork server's loop: one limited child per request on the socket `fd`, until it closes."""
+    server = socket.socket(fileno=fd)
+    while True:
+        try:
+            request, fds, _flags, _address = socket.recv_fds(server, MAX_REQUEST_BYTES, 1)
+        except OSError:
+            return
+        if not request or len(fds) != 1:
+            return  # the client went away (or is not ours)
+        # Unpickled here, not in the child: the modules it names are imported once, then inherited.
+        function, args, limits = pickle.loads(request)
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            _child(fds[0], function, args, limits)
+        os.close(fds[0])
+        try:
+            server.send(pickle.dumps(("pid", pid)))
+            status = _wait(server, pid)
+            server.send(pickle.dumps(("exit", os.waitstatus_to_exitcode(status))))
+        except OSError:
+            return  # the client went away; its child is gone too (see _wait)
+
+
+def _wait(server: socket.socket, pid: int) -> int:
+    """The child's wait status; if the client goes away meanwhile, the child is killed first."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # a kernel older than 5.3: just wait (the child's limits still bound it)
+        return os.waitpid(pid, 0)[1]
+    try:
+        ready, _, _ = select.select([pidfd, server], [], [])
+        if pidfd not in ready:  # the client closed the socket: nobody will read this child's result
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
+    return os.waitpid(pid, 0)[1]
+
+
+def _apply_limits(limits: SandboxLimits) -> None:
+    """Cap this child: address space, CPU seconds, no core dumps, and death with the fork server."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    cpu = max(1, limits.cpu_seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + CPU_HARD_MARGIN_SECONDS))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _child(
+    fd: int, function: Callable[..., list[Any]], args: tuple[Any, ...], limits: SandboxLimits
+) -> NoReturn:
+    """Run the call under `limits`, send its items one by one then ("end", count), and exit."""
+    conn = Connection(fd, readable=False)
+    try:
+        _apply_limits(limits)
+        items = function(*args)
+        for index in range(len(items)):
+            # One message per item: the pickled copy of a large archive never exists all at once.
+            conn.send(("item", items[index]))
+            items[index] = None
+        conn.send(("end", len(items)))
+    except MemoryError:
+        _try_send(conn, ("memory", ""))
+    except BaseException as exc:  # reported to the caller, which refuses the call's input
+        _try_send(conn, ("error", f"{exc.__class__.__name__}: {exc}"[:500]))
+    finally:
+        os._exit(0)
+
+
+def _try_send(conn: Connection, message: tuple[str, str]) -> None:
+    """Send a last word to the caller if the pipe (and memory) still allow it."""
+    with contextlib.suppress(BaseException):  # otherwise the caller reads the exit status instead
+        conn.send(message)
+
+
+# --- the client (run in the caller's process) ------------------------------------------------------
+
+
+class _ForkServer:
+    """A running fork server owned by this process."""
+
+    def __init__(self) -> None:
+        """Start the server with this process's import path, talking over a socket pair."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        code = (
+            f"import sys; sys.path[:] = {sys.path!r}; "
+            f"from app.ingest.fork_server import serve; serve({theirs.fileno()})"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
+        )
+        theirs.close()
+        self.sock = ours
+        self.owner = os.getpid()
+
+    def reply(self, kind: str, timeout: float | None) -> Any:
+        """The server's next message, which must be of `kind`; SandboxFault("crash") if it is gone."""
+        self.sock.settimeout(timeout)
+        try:
+            message = self.sock.recv(4096)
+        except OSError as exc:
+            self.close()
+            raise SandboxFault("crash", f"fork server did not answer: {exc}") from None
+        if not message:
+            self.close()
+            raise SandboxFault("crash", "fork server exited")
+        got, value = pickle.loads(message)
+        if got != kind:
+            self.close()
+            raise SandboxFault("crash", f"fork server said {got!r}, expected {kind!r}")
+        return value
+
+    def close(self) -> None:
+        """Stop the server (its children die with it)."""
+        self.sock.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+_server: _ForkServer | None = None
+_lock = threading.Lock()  # one call at a time per process: the server serves one child at a time
+
+
+def _fork_server() -> _ForkServer:
+    """This process's fork server, started (again) when needed."""
+    global _server
+    if _server is not None and _server.owner != os.getpid():
+        _server.sock.close()  # inherited through a fork: that server is the parent's, leave it running
+        _server = None
+    if _server is None or _server.process.poll() is not None:
+        _server = _ForkServer()
+    return _server
+
+
+def _exit_fault(code: int) -> SandboxFault:
+    """Why a child that sent no result ended, from its exit status."""
+    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        # SIGXCPU at the soft CPU limit; SIGKILL at the hard one (or from the kernel, out of memory).
+        return SandboxFault("cpu", f"exit status {code}")
+    return SandboxFault("crash", f"exit status {code}")
+
+
+def run_limited(
+    function: Callable[..., list[Any]], args: tuple[Any, ...], limits: SandboxLimits
+) -> list[Any]:
+    """`function(*args)` (it returns a list) run in a limited child process; SandboxFault otherwise.
+
+    `function` must be importable by name (defined at module level) and `args` picklable.
+    """
+    request = pickle.dumps((function, args, limits))
+    with _lock:
+        server = _fork_server()
+        receiver, sender = Pipe(duplex=False)
+        try:
+            socket.send_fds(server.sock, [request], [sender.fileno()])
+        finally:
+            sender.close()  # the child holds the only writer: its death is an end of file here
+        try:
+            return _collect(server, receiver, limits)
+        finally:
+            receiver.close()
+
+
+def _collect(server: _ForkServer, receiver: Connection, limits: SandboxLimits) -> list[Any]:
+    """Read the child's items until it ends, fails or outlives the wall clock (then it is killed)."""
+    # The server imports the modules the call names before it forks (once): that is not the child's time.
+    pid = server.reply("pid", limits.wall_seconds + REAP_SECONDS)
+    deadline = time.monotonic() + limits.wall_seconds
+    items: list[Any] = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not receiver.poll(left):
+            os.kill(
+                pid, signal.SIGKILL
+            )  # not reaped until the server reports it: the pid is still the child's
+            server.reply("exit", REAP_SECONDS)
+            raise SandboxFault("wall", f"no result within {limits.wall_seconds:g} s")
+        try:
+            kind, value = receiver.recv()
+        except (EOFError, OSError):  # it died without a word
+            raise _exit_fault(server.reply("exit", REAP_SECONDS)) from None
+        if kind == "item":
+            items.append(value)
+            continue
+        server.reply("exit", REAP_SECONDS)
+        if kind == "end":
+            return items
+        raise SandboxFault("memory") if kind == "memory" else SandboxFault("crash", str(value))
