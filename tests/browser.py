@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page, Request, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Request, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -38,6 +38,17 @@ class BrowserPage:
         assert not self.failed_requests, self.failed_requests
 
 
+# What htmx logs for a request that was aborted (the page navigated on, or hx-sync replaced it). A request
+# that really failed also logs htmx:sendError, htmx:timeout or htmx:responseError, still recorded.
+HTMX_ABORT_LOGS = ("htmx:afterRequest", "htmx:sendAbort")
+
+
+def _record_console(wrapped: BrowserPage, message: ConsoleMessage) -> None:
+    """Note a console error, except htmx's note of an aborted request (see _record_failure)."""
+    if message.type == "error" and not message.text.startswith(HTMX_ABORT_LOGS):
+        wrapped.console_errors.append(message.text)
+
+
 def _record_failure(wrapped: BrowserPage, request: Request) -> None:
     """Note a failed request, except one the browser aborted itself because the page navigated on."""
     if request.failure != "net::ERR_ABORTED":
@@ -52,7 +63,7 @@ def chromium_page(width: int = 1280, height: int = 800) -> Iterator[BrowserPage]
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
         wrapped = BrowserPage(page)
-        page.on("console", lambda m: m.type == "error" and wrapped.console_errors.append(m.text))
+        page.on("console", lambda m: _record_console(wrapped, m))
         page.on("pageerror", lambda e: wrapped.console_errors.append(str(e)))
         page.on("requestfailed", lambda r: _record_failure(wrapped, r))
         page.on(
