@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.db import insert_for
 from app.models import BaseModel, WorkerCapacity, WorkerSpeed, utcnow
 from app.services.errors import FieldErrors, NotFound
 from app.settings import get_settings
@@ -79,24 +80,26 @@ class InvalidModelFolder(FieldErrors):
 
 
 def ensure_catalog(session: Session) -> None:
-    """Add the built-in catalog entries that are missing (idempotent; flushed, not committed)."""
+    """Add the built-in catalog entries that are missing (idempotent; not committed)."""
     present = set(session.scalars(select(BaseModel.key)))
-    for seed in SEEDS:
-        if seed.key not in present:
-            bytes_per_weight = 2  # bf16 safetensors
-            session.add(
-                BaseModel(
-                    key=seed.key,
-                    name=seed.name,
-                    source=seed.source,
-                    location=seed.location,
-                    params=seed.params,
-                    size_bytes=seed.params * bytes_per_weight,
-                    context_tokens=seed.context_tokens,
-                    description=seed.description,
-                )
-            )
-    session.flush()
+    bytes_per_weight = 2  # bf16 safetensors
+    rows = [
+        {
+            "key": seed.key,
+            "name": seed.name,
+            "source": seed.source,
+            "location": seed.location,
+            "params": seed.params,
+            "size_bytes": seed.params * bytes_per_weight,
+            "context_tokens": seed.context_tokens,
+            "description": seed.description,
+        }
+        for seed in SEEDS
+        if seed.key not in present
+    ]
+    if rows:
+        # The first pages of a new install may both add the seeds: the second skips them (a 500 under load).
+        session.execute(insert_for(session)(BaseModel).values(rows).on_conflict_do_nothing())
 
 
 def list_models(session: Session, workspace_id: int) -> list[BaseModel]:
@@ -205,18 +208,16 @@ def register_local_model(session: Session, workspace_id: int | None, name: str, 
 
 
 def record_capacity(session: Session, worker: str, device: str, device_name: str, memory_bytes: int) -> None:
-    """Store what a worker reported it can hold (flushed, not committed)."""
-    row = session.scalar(select(WorkerCapacity).where(WorkerCapacity.worker == worker))
-    if row is None:
-        row = WorkerCapacity(worker=worker)
-        session.add(row)
-    row.device, row.device_name, row.memory_bytes, row.updated_at = (
-        device,
-        device_name,
-        memory_bytes,
-        utcnow(),
-    )
-    session.flush()
+    """Store what a worker reported it can hold (not committed)."""
+    values = {
+        "device": device,
+        "device_name": device_name,
+        "memory_bytes": memory_bytes,
+        "updated_at": utcnow(),
+    }
+    # Workers of one host (`lastmile run` starts two) report at the same moment: one row, updated.
+    insert = insert_for(session)(WorkerCapacity).values(worker=worker, **values)
+    session.execute(insert.on_conflict_do_update(index_elements=["worker"], set_=values))
 
 
 def capacities(session: Session) -> list[WorkerCapacity]:
@@ -269,19 +270,15 @@ def too_large_message(model: BaseModel, capacity: WorkerCapacity) -> str:
 def record_speed(
     session: Session, worker: str, base_model_id: int, tokens_per_second: float, overhead_seconds: float
 ) -> None:
-    """Store a worker's measured training speed on a base model (flushed, not committed)."""
-    row = session.scalar(
-        select(WorkerSpeed).where(WorkerSpeed.worker == worker, WorkerSpeed.base_model_id == base_model_id)
-    )
-    if row is None:
-        row = WorkerSpeed(worker=worker, base_model_id=base_model_id)
-        session.add(row)
-    row.tokens_per_second, row.overhead_seconds, row.updated_at = (
-        tokens_per_second,
-        overhead_seconds,
-        utcnow(),
-    )
-    session.flush()
+    """Store a worker's measured training speed on a base model (not committed)."""
+    values = {
+        "tokens_per_second": tokens_per_second,
+        "overhead_seconds": overhead_seconds,
+        "updated_at": utcnow(),
+    }
+    # Two workers of one host may finish their first run on a model together: one row, updated.
+    insert = insert_for(session)(WorkerSpeed).values(worker=worker, base_model_id=base_model_id, **values)
+    session.execute(insert.on_conflict_do_update(index_elements=["worker", "base_model_id"], set_=values))
 
 
 def measured_speed(session: Session, base_model_id: int) -> WorkerSpeed | None:
