@@ -3,8 +3,8 @@ its route table) is fetched, and the sweep asserts that no payload comes back un
 
 Fields: uploaded file names (and zip member names), pasted titles, CSV column names, example instruction,
 input, output and tags, source refs, document names, dataset names and descriptions, workspace, user and
-invitee names, API token names, and query parameters echoed by pages. Model output and adapter names come
-with the training and comparison features; their routes do not exist yet (see TODO_FIELDS).
+invitee names, API token names, run and adapter names, model output and references of comparisons, and
+query parameters echoed by pages (fields whose pages do not exist yet: TODO_FIELDS).
 """
 
 import csv
@@ -23,6 +23,7 @@ from tests.route_table import (
     app_routes,
     fill_path,
     link_kind,
+    make_draft,
     missing_expectations,
     request_kwargs,
 )
@@ -46,7 +47,7 @@ UNESCAPED = [
 ]
 # What it looks like escaped: proof that the sweep's pages really showed the injected values.
 ESCAPED_IMG = "&lt;img src=x onerror=alert(1)&gt;"
-TODO_FIELDS = ["model output (comparisons, drafts)", "adapter names", "run names"]
+TODO_FIELDS: list[str] = []
 HTMX = {"HX-Request": "true"}
 # Query parameters some pages echo (search box, tag filter, where to go after sign-in).
 ECHOED_QUERY = {"q": PAYLOAD, "tag": SHORT_PAYLOAD, "next": "/" + PAYLOAD, "action": PAYLOAD}
@@ -119,6 +120,11 @@ def inject(session, admin) -> tuple[Objects, int]:
         "/api/datasets", json={"name": PAYLOAD[:200], "description": PAYLOAD, "example_ids": [example["id"]]}
     ).json()
     assert admin.post(f"/api/datasets/{dataset['id']}/snapshots").status_code == 201
+    run, comparison = payload_comparison(session, ws, dataset["id"], example["id"])
+    # A new brief answered by both models: its brief and both drafts are payloads.
+    draft = make_draft(session, comparison.adapter_id, PAYLOAD)
+    draft.purpose, draft.with_base, draft.base_output = "brief", True, PAYLOAD
+    session.commit()
     member = make_user(session, "reviewer", ws, email="member@example.com", name=PAYLOAD[:200])
     _, invited = create_invite(session, "invitee@example.com", PAYLOAD[:200], ws, "editor", admin.user_id)
     session.commit()
@@ -136,8 +142,34 @@ def inject(session, admin) -> tuple[Objects, int]:
         batch_id=batch["id"],
         member_user_id=member.id,
         invite_id=invite_id,
+        run_id=run.id,
+        adapter_id=comparison.adapter_id,
+        comparison_id=comparison.id,
+        item_id=comparison.items[0].id,
+        generation_id=draft.id,
     )
     return objects, token["id"]
+
+
+def payload_comparison(session, workspace_id: int, dataset_id: int, example_id: int):
+    """A finished run on the payload dataset, named by a payload, whose comparison's model output, reference,
+    brief and input are payloads (an extraction too: JSON drafts are shown differently); (run, comparison)."""
+    from app.models import DatasetSnapshot, Run
+    from tests.compare_helpers import Pair, add_comparison
+
+    snapshot = session.scalars(select(DatasetSnapshot).where(DatasetSnapshot.dataset_id == dataset_id)).one()
+    run = Run(
+        workspace_id=workspace_id, dataset_id=dataset_id, snapshot_id=snapshot.id,
+        snapshot_sha256=snapshot.sha256, name=PAYLOAD[:200], hyperparameters={}, state="succeeded",
+        loss_history=[], heldout_history=[],
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    pairs = [
+        Pair(PAYLOAD, PAYLOAD, PAYLOAD + " adapted", PAYLOAD, input=PAYLOAD),
+        Pair(f'{{"name": "{IMG}"}}', f'{{"name": "{SVG}"}}', PAYLOAD, PAYLOAD, kind="extract"),
+    ]
+    return run, add_comparison(session, run, pairs, [example_id, None], name=PAYLOAD[:200])
 
 
 def link_for(session, case, objects: Objects, admin) -> str | None:
@@ -179,6 +211,8 @@ def payload_posts(objects: Objects) -> list[tuple[str, dict]]:
         (f"/workspaces/{ws}/invites", {"email": PAYLOAD, "name": PAYLOAD, "role": "reviewer"}),
         (f"/workspaces/{ws}/rename", {"name": PAYLOAD * 3}),
         ("/workspaces/switch", {"workspace_id": ws, "next": "/" + PAYLOAD}),
+        ("/drafts", {"model": PAYLOAD, "brief": PAYLOAD, "material": PAYLOAD, "length": PAYLOAD}),
+        (f"/adapters/{objects.adapter_id}/rename", {"name": PAYLOAD * 3}),
     ]
 
 
@@ -261,5 +295,16 @@ def test_no_payload_comes_back_unescaped_anywhere(client_as, anon_client, sessio
         "GET /invite/{token}",
         "POST /examples/bulk",
         "POST /datasets",
+        "GET /runs/{run_id}",
+        "GET /compare/{comparison_id}",
+        "GET /compare/{comparison_id}/live",
+        "GET /review",
+        "GET /review/{comparison_id}",
+        "GET /adapters",
+        "GET /drafts",
+        "GET /drafts/{generation_id}",
+        "GET /drafts/{generation_id}/status",
+        "GET /briefs/{generation_id}",
+        "POST /drafts",
     }
     assert expected_to_show <= sweep.shown, sorted(expected_to_show - sweep.shown)

@@ -24,6 +24,11 @@ PAGE_SECTIONS = {
     "uploads": "upload",
     "runs": "runs",
     "models": "models",
+    "adapters": "adapters",
+    "drafts": "drafts",
+    "briefs": "drafts",
+    "compare": "review",
+    "review": "review",
 }
 
 
