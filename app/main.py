@@ -10,13 +10,20 @@ from app.auth.csrf import csrf_protect
 from app.auth.wiring import install_auth
 from app.routes import (
     account,
+    adapters,
+    adapters_api,
     admin,
     admin_api,
     api_docs,
+    compare,
+    compare_api,
     datasets,
+    drafts,
     examples,
+    generations_api,
     health,
     models_pages,
+    openai_api,
     runs,
     runs_api,
     uploads,
@@ -44,6 +51,11 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     for module in (runs, runs_api, models_pages):
         app.include_router(module.router)
+    for module in (adapters, adapters_api, drafts, generations_api, openai_api):
+        app.include_router(module.router)
+    for module in (compare, compare_api):
+        app.include_router(module.router)
+    openai_api.install_openai_errors(app)
     install_error_handlers(app)
     install_auth(app)
 

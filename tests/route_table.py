@@ -28,6 +28,7 @@ from app.models import (
     Run,
     Workspace,
 )
+from app.review_models import Generation
 
 # Who may call a route: anyone, any signed-in member (account pages), or a role and above.
 PUBLIC, USER, REVIEWER, EDITOR, ADMIN = "public", "user", "reviewer", "editor", "admin"
@@ -60,6 +61,12 @@ class Objects:
     # Training: a queued run on the dataset and a notice about it (0 where a test builds Objects itself).
     run_id: int = 0
     notice_id: int = 0
+    # Compare and review: the run's adapter, its finished comparison and that comparison's one pair.
+    adapter_id: int = 0
+    comparison_id: int = 0
+    item_id: int = 0
+    # Drafting: a finished draft written by that adapter (whose files are in the artifact store).
+    generation_id: int = 0
 
 
 @dataclass
@@ -259,6 +266,62 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/api/runs/{run_id}/cancel"): _e(EDITOR),
     ("GET", "/api/models"): _e(REVIEWER),
+    # ---- compare and blind review: reading and voting for reviewers, changing examples for editors -----
+    ("GET", "/runs/{run_id}/comparison"): _e(REVIEWER),
+    ("GET", "/compare/{comparison_id}"): _e(REVIEWER),
+    ("GET", "/compare/{comparison_id}/live"): _e(REVIEWER),
+    ("POST", "/compare/items/{item_id}/promote"): _e(EDITOR, _form(output="Dear client, it ships today.")),
+    ("POST", "/compare/items/{item_id}/bad-reference"): _e(EDITOR),
+    ("GET", "/review"): _e(REVIEWER),
+    ("GET", "/review/{comparison_id}"): _e(REVIEWER),
+    ("POST", "/review/items/{item_id}/vote"): _e(REVIEWER, _form(choice="A", comment="Sounds like us.")),
+    ("GET", "/api/comparisons"): _e(REVIEWER),
+    ("GET", "/api/comparisons/{comparison_id}"): _e(REVIEWER),
+    ("GET", "/api/comparisons/{comparison_id}/next-pair"): _e(REVIEWER),
+    ("PUT", "/api/comparison-items/{item_id}/judgement"): _e(REVIEWER, _json(choice="B", comment="")),
+    ("POST", "/api/comparison-items/{item_id}/promote"): _e(
+        EDITOR, _json(output="Dear client, it ships today.")
+    ),
+    ("POST", "/api/comparison-items/{item_id}/bad-reference"): _e(EDITOR),
+    # ---- adapter library: reading and downloading for reviewers, renaming and retraining for editors,
+    # deleting for admins. The objects' snapshot has no held-out examples, so a retrain is refused (422).
+    ("GET", "/adapters"): _e(REVIEWER),
+    ("POST", "/adapters/{adapter_id}/rename"): _e(EDITOR, _form(name="Renamed adapter")),
+    ("POST", "/adapters/{adapter_id}/delete"): _e(ADMIN),
+    ("GET", "/adapters/{adapter_id}/download"): _e(REVIEWER),
+    ("POST", "/adapters/{adapter_id}/train-again"): _e(
+        EDITOR, lambda call: {"data": {"base_model_id": _model_id(call)}}
+    ),
+    ("GET", "/api/adapters"): _e(REVIEWER),
+    ("GET", "/api/adapters/{adapter_id}"): _e(REVIEWER),
+    ("PATCH", "/api/adapters/{adapter_id}"): _e(EDITOR, _json(name="Renamed adapter")),
+    ("DELETE", "/api/adapters/{adapter_id}"): _e(ADMIN),
+    ("GET", "/api/adapters/{adapter_id}/download"): _e(REVIEWER),
+    ("POST", "/api/adapters/{adapter_id}/train-again"): _e(
+        EDITOR, lambda call: {"json": {"base_model_id": _model_id(call)}}
+    ),
+    # ---- drafts, new briefs, generations and the OpenAI-compatible API: every member may draft. The
+    # requests sent here are refused (unknown model, empty brief, streaming), so nothing waits for a worker.
+    ("GET", "/drafts"): _e(REVIEWER),
+    ("POST", "/drafts"): _e(REVIEWER, _form(model="adapter-0", brief="Write to the client")),
+    ("GET", "/drafts/{generation_id}"): _e(REVIEWER),
+    ("GET", "/drafts/{generation_id}/status"): _e(REVIEWER),
+    ("GET", "/drafts/{generation_id}/download"): _e(REVIEWER),
+    ("GET", "/briefs/new"): _e(
+        REVIEWER, lambda call: {"params": {"adapter_id": call.objects.adapter_id if call.objects else 0}}
+    ),
+    ("POST", "/briefs"): _e(
+        REVIEWER, lambda call: {"data": {"adapter_id": call.objects.adapter_id if call.objects else 0}}
+    ),
+    ("GET", "/briefs/{generation_id}"): _e(REVIEWER),
+    ("POST", "/api/generations"): _e(REVIEWER, _json(model="adapter-0", brief="Write to the client")),
+    ("GET", "/api/generations"): _e(REVIEWER),
+    ("GET", "/api/generations/{generation_id}"): _e(REVIEWER),
+    ("GET", "/api/generations/{generation_id}/download"): _e(REVIEWER),
+    ("GET", "/v1/models"): _e(REVIEWER),
+    ("POST", "/v1/chat/completions"): _e(
+        REVIEWER, _json(model="adapter-0", messages=[{"role": "user", "content": "Hi"}], stream=True)
+    ),
     # ---- workspaces and members: admins (of the workspace in the path) -----------------------------
     ("GET", "/workspaces"): _e(ADMIN),
     ("POST", "/workspaces"): _e(ADMIN, lambda call: {"data": {"name": f"Team {unique()}"}}),
@@ -314,6 +377,10 @@ WORKSPACE_PARAMS = {
     "invite_id": "invite_id",
     "run_id": "run_id",
     "notice_id": "notice_id",
+    "adapter_id": "adapter_id",
+    "comparison_id": "comparison_id",
+    "item_id": "item_id",
+    "generation_id": "generation_id",
 }
 # Routes whose own path names the caller's API token, or a one-time link.
 OWN_PARAMS = {"token_id"}
@@ -345,7 +412,7 @@ class RouteCase:
     @property
     def is_api(self) -> bool:
         """Whether the route belongs to the JSON API (401 JSON rather than a redirect to sign-in)."""
-        return self.path.startswith("/api/")
+        return self.path.startswith(("/api/", "/v1/"))
 
     @property
     def changes_state(self) -> bool:
@@ -414,6 +481,7 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
     from app.services.examples import new_example
     from app.settings import get_settings
     from tests.auth_helpers import make_user
+    from tests.compare_helpers import Pair, add_comparison
     from tests.examples_data import ESTIMATE
 
     n = unique()
@@ -491,7 +559,9 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
     session.flush()
     notice = Notice(workspace_id=workspace_id, message=f"Run {marker} {n} finished.", run_id=run.id)
     session.add(notice)
-    session.commit()
+    pair = Pair(f"Dear {marker} client {n}.", f"Hello {marker} customer.", f"Dear {marker} client, done.")
+    comparison = add_comparison(session, run, [pair], [examples[0].id], name=f"Adapter {marker} {n}")
+    generation = make_draft(session, comparison.adapter_id, f"{marker} {n}")
     return Objects(
         workspace_id=workspace_id,
         workspace_name=workspace.name,
@@ -506,7 +576,40 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
         invite_id=invite_id,
         run_id=run.id,
         notice_id=notice.id,
+        adapter_id=comparison.adapter_id,
+        comparison_id=comparison.id,
+        item_id=comparison.items[0].id,
+        generation_id=generation.id,
     )
+
+
+def make_draft(session: Session, adapter_id: int, text: str) -> Generation:
+    """Files for the adapter in the artifact store and a finished draft it wrote, with `text` (committed)."""
+    from app.models import Adapter
+    from app.settings import get_settings
+
+    adapter = session.get(Adapter, adapter_id)
+    folder = get_settings().data_dir / adapter.path
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("adapter_model.safetensors", "adapter_config.json", "README.md"):
+        (folder / name).write_text(f"{name} of the adapter {text}")
+    generation = Generation(
+        workspace_id=adapter.workspace_id, adapter_id=adapter.id, purpose="draft", state="succeeded",
+        messages=[{"role": "user", "content": f"Write to the {text} client"}],
+        output=f"Dear {text} client, your order ships on Monday.", stop_reason="eos", completion_tokens=9,
+    )  # fmt: skip
+    session.add(generation)
+    session.commit()
+    return generation
+
+
+def _model_id(call: Call) -> int:
+    """The bundled default model's id (the catalog is seeded when missing)."""
+    from app.services.model_catalog import default_model
+
+    model = default_model(call.session, call.actor_workspace_id or 0)
+    call.session.commit()
+    return model.id
 
 
 def api_token_for(session: Session, user_id: int) -> int:

@@ -67,12 +67,12 @@ def _last_loss(history: list[Any] | None) -> str:
     return f"{history[-1][1]:.3f}" if history else ""
 
 
-def adapter_view(run: Run, adapter: Adapter | None) -> dict[str, Any] | None:
+def adapter_view(run: Run | None, adapter: Adapter | None) -> dict[str, Any] | None:
     """What the run page says about the adapter: size, trained share, held-out loss before and after."""
     if adapter is None:
         return None
     metrics = adapter.metrics or {}
-    history = run.heldout_history or []
+    history = (run.heldout_history if run is not None else None) or []
     before = metrics.get("heldout_loss_before", history[0][1] if history else None)
     after = metrics.get("heldout_loss_after", min((h[1] for h in history), default=None))
     loss_text = ""
@@ -88,8 +88,7 @@ def adapter_view(run: Run, adapter: Adapter | None) -> dict[str, Any] | None:
         "heldout_loss_before": before,
         "heldout_loss_after": after,
         "loss_text": loss_text,
-        # No adapter download route exists yet; the page shows the link once one is provided.
-        "download_url": None,
+        "download_url": f"/adapters/{adapter.id}/download",
     }
 
 

@@ -1,21 +1,28 @@
 """On-demand generations (new briefs, drafts, API completions): recorded, published, their place in line."""
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from app.models import Adapter, BaseModel, Run
+from app.db import get_sessionmaker
+from app.models import BaseModel, Run, utcnow
 from app.queue import GENERATE, enqueue
 from app.review_models import Comparison, Generation
+from app.services.adapters import get_adapter
 from app.services.errors import FieldErrors, NotFound
 from app.services.lookup import get_owned
 from app.settings import get_settings
 
 PURPOSES = ("brief", "draft", "api")
 ROLES = ("system", "user", "assistant")
+FINISHED = ("succeeded", "failed")
+ADAPTER_MODEL_PREFIX = "adapter-"
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def request_generation(
         raise FieldErrors(errors)
     clean = check_messages(messages)
     if adapter_id is not None:
-        adapter = get_owned(session, Adapter, workspace_id, adapter_id, NotFound("No such adapter."))
+        adapter = get_adapter(session, workspace_id, adapter_id)
         base_model_id = adapter.base_model_id
         if base_model_id is None:
             raise FieldErrors({"adapter_id": "The base model of this adapter was removed; train it again."})
@@ -107,7 +114,105 @@ def request_generation(
 
 def get_generation(session: Session, workspace_id: int, generation_id: int) -> Generation:
     """The generation as the database holds it now (the worker writes it)."""
-    return get_owned(session, Generation, workspace_id, generation_id, NotFound("No such draft."), fresh=True)
+    missing = NotFound(f"Draft {generation_id} does not exist in this workspace (it may have been deleted).")
+    return get_owned(session, Generation, workspace_id, generation_id, missing, fresh=True)
+
+
+def recent_generations(
+    session: Session,
+    workspace_id: int,
+    user_id: int | None = None,
+    purpose: str | None = None,
+    limit: int = 20,
+) -> list[Generation]:
+    """The workspace's latest generations, newest first (only one user's, or one purpose's, when given)."""
+    stmt = select(Generation).where(Generation.workspace_id == workspace_id)
+    if user_id is not None:
+        stmt = stmt.where(Generation.created_by == user_id)
+    if purpose is not None:
+        stmt = stmt.where(Generation.purpose == purpose)
+    stmt = stmt.order_by(Generation.queued_at.desc(), Generation.id.desc()).limit(limit)
+    return list(session.scalars(stmt.execution_options(populate_existing=True)))
+
+
+def status_text(session: Session, generation: Generation) -> str:
+    """Where the generation stands, in plain words (its place in line while it waits)."""
+    if generation.state == "queued":
+        return gpu_line(session, generation.queued_at).sentence()
+    if generation.state == "running":
+        return "Writing now…"
+    if generation.state == "failed":
+        return generation.error or "The worker could not write this draft."
+    return "Done."
+
+
+def give_up(session: Session, generation_id: int, reason: str) -> None:
+    """Fail a generation nobody waits for any more, if no worker has taken it yet (committed)."""
+    session.execute(
+        update(Generation)
+        .where(Generation.id == generation_id, Generation.state == "queued")
+        .values(state="failed", error=reason, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+async def wait_until_finished(generation_id: int, timeout: float) -> Generation | None:
+    """The generation once it has succeeded or failed, or None after `timeout` seconds.
+
+    Polls the database from the thread pool with a short-lived session each time, so a waiting request
+    neither blocks the event loop nor holds a database connection while it waits.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        generation = await run_in_threadpool(_finished, generation_id)
+        if generation is not None or time.monotonic() >= deadline:
+            return generation
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 1.0)
+
+
+def _finished(generation_id: int) -> Generation | None:
+    """The generation if it has ended (detached from its short session), else None."""
+    with get_sessionmaker()(expire_on_commit=False) as session:
+        generation = session.get(Generation, generation_id)
+        if generation is None or generation.state not in FINISHED:
+            return None
+        session.expunge(generation)
+        return generation
+
+
+# ---- model ids of the OpenAI-compatible API ---------------------------------------------------------
+
+
+def adapter_model_id(adapter_id: int) -> str:
+    """The stable `model` name of an adapter in the OpenAI-compatible API: "adapter-12"."""
+    return f"{ADAPTER_MODEL_PREFIX}{adapter_id}"
+
+
+def model_id(generation: Generation, model_keys: dict[int, str]) -> str:
+    """The `model` name a generation answered with (its adapter's, else its base model's key)."""
+    if generation.adapter_id is not None:
+        return adapter_model_id(generation.adapter_id)
+    return model_keys.get(generation.base_model_id or 0, "")
+
+
+def resolve_model(session: Session, workspace_id: int, name: str) -> tuple[int | None, int | None]:
+    """(base_model_id, adapter_id) of a `model` name: "adapter-<id>" or a base model's key; else NotFound."""
+    missing = NotFound(f"The model '{name}' does not exist. GET /v1/models lists the ones you can use.")
+    if name.startswith(ADAPTER_MODEL_PREFIX):
+        number = name.removeprefix(ADAPTER_MODEL_PREFIX)
+        if not number.isdigit():
+            raise missing
+        try:
+            return None, get_adapter(session, workspace_id, int(number)).id
+        except NotFound:
+            raise missing from None
+    model = session.scalar(select(BaseModel).where(BaseModel.key == name, BaseModel.enabled.is_(True)))
+    if model is None or model.workspace_id not in (None, workspace_id):
+        raise missing
+    return model.id, None
 
 
 def gpu_line(session: Session, queued_at: datetime) -> GpuLine:

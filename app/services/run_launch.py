@@ -99,6 +99,19 @@ def launch_check(
     """Presets, the estimate (real token counts, measured speed) and what blocks or warns about a run."""
     dataset = get_dataset(session, workspace_id, dataset_id)
     records = [r for r in load_records(session, workspace_id, dataset_id=dataset.id) if r.included]
+    return check_records(session, workspace_id, dataset.name, records, base_model_id, hp, preset)
+
+
+def check_records(
+    session: Session,
+    workspace_id: int,
+    name: str,
+    records: list[ExampleRecord],
+    base_model_id: int | None,
+    hp: Hyperparameters | dict[str, Any] | None = None,
+    preset: str = "balanced",
+) -> LaunchCheck:
+    """The launch check of a run on `records` (a dataset's included examples, or a frozen snapshot's)."""
     train = [r for r in records if r.split == TRAIN]
     heldout = [r for r in records if r.split == HELDOUT]
     model = (
@@ -122,7 +135,6 @@ def launch_check(
         tokens_per_second=speed,
         speed_measured=speed_row is not None,
     )
-    name = dataset.name
     if not records:
         check.problems.append(
             f"“{name}” has no included examples. Add examples to the dataset, or include excluded ones."

@@ -4,25 +4,32 @@ The worker's side (lease, heartbeat, progress) lives in worker/run_lease.py and 
 write the same Run rows. Every transition is committed before it is acted on (published, trained, ...).
 """
 
+import json
+import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from kombu.exceptions import KombuError
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.audit import record
 from app.auth.deps import Actor
-from app.models import Adapter, Run, RunLogLine, utcnow
-from app.queue import TRAIN_RUN, enqueue
+from app.curation.records import HELDOUT, TRAIN, ExampleRecord
+from app.models import Adapter, Dataset, Run, RunLogLine, utcnow
+from app.queue import GPU_QUEUE, TRAIN_RUN, enqueue, tasks_in_broker
 from app.services.datasets import EmptySnapshot, freeze_snapshot, get_dataset
 from app.services.errors import NotFound
 from app.services.lookup import get_owned
 
 # LaunchCheck is re-exported: the routes import everything about runs from here.
 from app.services.run_launch import LaunchCheck as LaunchCheck
-from app.services.run_launch import launch_check
+from app.services.run_launch import check_records, launch_check
+from app.settings import get_settings
 from app.training.estimate import duration_text
 from app.training.presets import PRESET_NAMES, Hyperparameters
 
+log = logging.getLogger(__name__)
 CUSTOM = "custom"
 # What the run page says while a run is in each state (the worker refines "running" as it learns).
 STATE_TEXT = {
@@ -67,8 +74,7 @@ def create_run(
         snapshot, _new = freeze_snapshot(session, workspace_id, dataset, actor)
     except EmptySnapshot as exc:
         raise RunBlocked([str(exc)]) from exc
-    assert check.model is not None and check.hyperparameters is not None
-    chosen = check.hyperparameters
+    assert check.model is not None
     run = Run(
         workspace_id=workspace_id,
         dataset_id=dataset.id,
@@ -76,27 +82,141 @@ def create_run(
         snapshot_sha256=snapshot.sha256,
         train_count=snapshot.train_count,
         heldout_count=snapshot.heldout_count,
-        base_model_id=check.model.id,
-        created_by=actor.user.id,
         name=name.strip()[:200] or f"{dataset.name} on {check.model.name}",
         preset=preset if hp is None and preset in PRESET_NAMES else CUSTOM,
-        hyperparameters=chosen.to_dict(),
-        state="queued",
-        status_text=STATE_TEXT["queued"],
-        estimate_seconds=check.estimate.seconds if check.estimate else None,
-        loss_history=[],
-        heldout_history=[],
     )
+    return _queue(session, actor, run, check, {})
+
+
+def _queue(session: Session, actor: Actor, run: Run, check: LaunchCheck, detail: dict[str, Any]) -> Run:
+    """Record `run` as queued with the checked model and settings (committed, audited) and publish it."""
+    assert check.model is not None and check.hyperparameters is not None
+    run.base_model_id = check.model.id
+    run.created_by = actor.user.id
+    run.hyperparameters = check.hyperparameters.to_dict()
+    run.state, run.status_text = "queued", STATE_TEXT["queued"]
+    run.published_at = utcnow()  # committed with the run: the publish below may never happen
+    run.estimate_seconds = check.estimate.seconds if check.estimate else None
+    run.loss_history, run.heldout_history = [], []
     session.add(run)
     session.flush()
-    add_log(
-        session, run, f"Queued: {run.name}, preset {run.preset}, {snapshot.train_count} training examples."
-    )
-    record(session, actor, "train", run.name, {"run": run.id, "model": check.model.key})
+    add_log(session, run, f"Queued: {run.name}, preset {run.preset}, {run.train_count} training examples.")
+    record(session, actor, "train", run.name, {"run": run.id, "model": check.model.key, **detail})
     session.commit()
     # Published only after the commit: the worker must find the row it is told about.
-    enqueue(TRAIN_RUN, run.id)
+    publish_run(run.id)
     return run
+
+
+def publish_run(run_id: int) -> bool:
+    """Publish the run's training task; False (logged) when the broker cannot take it now.
+
+    The database is the record: a queued run whose message never reached the broker, or was lost with it,
+    is published again by `republish_lost`.
+    """
+    try:
+        enqueue(TRAIN_RUN, run_id)
+    except KombuError as exc:
+        log.warning("run %s: not published (%s); it is published again once the broker answers", run_id, exc)
+        return False
+    return True
+
+
+def republish_lost(session: Session) -> list[int]:
+    """Publish again the queued runs whose messages may be gone (committed); returns their ids.
+
+    Messages are lost when a process died between its commit and its publish, or the broker was flushed or
+    restarted without its data. A queued run's task waits in the broker, or was just handed to a worker
+    that has not taken the run's lease yet; fewer such tasks than queued runs means some are gone. Which
+    ones cannot be told, so every queued run published more than run_stale_seconds ago is published again
+    (a later one's task may still be on its way). A duplicate does nothing: a delivery trains only after
+    winning the run's lease.
+    """
+    stale = get_settings().run_stale_seconds
+    queued = session.scalar(select(func.count()).select_from(Run).where(Run.state == "queued"))
+    if not queued or tasks_in_broker(GPU_QUEUE, delivered_within=stale) >= queued:
+        return []
+    cutoff = utcnow() - timedelta(seconds=stale)
+    published_long_ago = or_(Run.published_at.is_(None), Run.published_at < cutoff)
+    stmt = select(Run.id).where(Run.state == "queued", published_long_ago)
+    lost = list(session.scalars(stmt.order_by(Run.queued_at, Run.id)))
+    if not lost:
+        return []
+    log.warning("%s run(s) queued but fewer tasks in the broker: publishing again runs %s", queued, lost)
+    session.execute(
+        update(Run)
+        .execution_options(synchronize_session=False)
+        .where(Run.id.in_(lost), Run.state == "queued")
+        .values(published_at=utcnow())
+    )
+    session.commit()
+    return [run_id for run_id in lost if publish_run(run_id)]
+
+
+def snapshot_on_disk(sha256: str) -> bool:
+    """Whether the frozen snapshot file `sha256` is still on this server."""
+    return bool(sha256) and (get_settings().snapshots_dir / f"{sha256}.jsonl").is_file()
+
+
+def snapshot_records(sha256: str) -> list[ExampleRecord]:
+    """The examples of a frozen snapshot file as curation records (all included, token counts unknown)."""
+    path = get_settings().snapshots_dir / f"{sha256}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        ExampleRecord(
+            id=row["id"], kind=row.get("kind", "draft"), instruction=row["instruction"],
+            input=row.get("input", ""), output=row["output"], included=True, split=row["split"],
+            prompt_tokens=None, output_tokens=None, tags=tuple(row.get("tags", ())),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def train_again(
+    session: Session, actor: Actor, adapter: Adapter, base_model_id: int, preset: str | None = None
+) -> Run:
+    """A new run on the adapter's own snapshot with another base model (committed and published).
+
+    The examples are the frozen ones the adapter learned from, not the dataset as it is now, so a better
+    base model is adopted without redoing the curation. Without a preset the first run's choice is kept
+    (its preset, or its custom settings); RunBlocked says what stands in the way.
+    """
+    first = session.get(Run, adapter.run_id) if adapter.run_id is not None else None
+    if not snapshot_on_disk(adapter.snapshot_sha256):
+        snapshot = adapter.snapshot_sha256[:12] or "unknown"
+        raise RunBlocked(
+            [
+                f"The examples “{adapter.name}” learned from (snapshot {snapshot}) are no longer on this "
+                "server, so it cannot be trained again. Start a new run from the dataset on the Train page."
+            ]
+        )
+    records = snapshot_records(adapter.snapshot_sha256)
+    hp: dict[str, Any] | None = None
+    if preset is None:
+        preset = first.preset if first is not None else "balanced"
+        if preset not in PRESET_NAMES:
+            hp = dict(first.hyperparameters) if first is not None else None
+            preset = "balanced"
+    elif preset not in PRESET_NAMES:
+        raise RunBlocked([f"Pick a preset: {', '.join(PRESET_NAMES)}."])
+    label = f"snapshot {adapter.snapshot_sha256[:12]}"
+    check = check_records(session, actor.workspace.id, label, records, base_model_id, hp, preset)
+    if not check.can_start:
+        raise RunBlocked(check.problems)
+    assert check.model is not None
+    dataset = session.get(Dataset, first.dataset_id) if first is not None and first.dataset_id else None
+    source = dataset.name if dataset is not None else adapter.name
+    run = Run(
+        workspace_id=actor.workspace.id,
+        dataset_id=dataset.id if dataset is not None else None,
+        snapshot_id=adapter.snapshot_id,
+        snapshot_sha256=adapter.snapshot_sha256,
+        train_count=sum(r.split == TRAIN for r in records),
+        heldout_count=sum(r.split == HELDOUT for r in records),
+        name=f"{source} on {check.model.name}"[:200],
+        preset=CUSTOM if hp is not None else preset,
+    )
+    return _queue(session, actor, run, check, {"from_adapter": adapter.id})
 
 
 def add_log(session: Session, run: Run, message: str) -> None:
@@ -174,7 +294,8 @@ def cancel_run(session: Session, workspace_id: int, run_id: int, actor: Actor | 
 def run_status_text(run: Run) -> str:
     """One plain-language line: 'Learning — held-out loss down 38%', 'Not learning — check the data', ..."""
     if run.state == "queued":
-        return "Waiting for a worker" + (" (interrupted, will resume)" if run.attempt else "")
+        # A run that trained before resumes from its checkpoint (an interruption gives its attempt back).
+        return "Waiting for a worker" + (" (interrupted, will resume)" if run.attempt or run.step else "")
     if run.state in ("succeeded", "failed", "cancelled", "cancelling"):
         return STATE_TEXT[run.state] if run.state != "failed" else f"Failed — {run.error or 'see the log'}"
     history = run.heldout_history or []
