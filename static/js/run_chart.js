@@ -40,7 +40,7 @@
   function options(box) {
     return {
       width: widthOf(box),
-      height: box.clientWidth < 500 ? 200 : 260,
+      height: box.clientWidth < 500 ? 240 : 260,
       scales: { x: { time: false } },
       axes: [
         // Steps are whole numbers: never label 0.5.
@@ -81,7 +81,7 @@
   /** Keep the chart as wide as its card when the window is resized. */
   function resize() {
     var box = document.getElementById("run-chart");
-    if (chart && box) { chart.setSize({ width: widthOf(box), height: box.clientWidth < 500 ? 200 : 260 }); }
+    if (chart && box) { chart.setSize({ width: widthOf(box), height: box.clientWidth < 500 ? 240 : 260 }); }
   }
 
   document.addEventListener("DOMContentLoaded", refresh);
