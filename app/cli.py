@@ -70,9 +70,9 @@ def run(host: str, port: int) -> None:
     migrate()
     # One worker per queue: uploads are read while a run trains (for hours, one at a time, on `gpu`).
     procs = [subprocess.Popen(worker_command(queue, 1), cwd=ROOT) for queue in ("gpu", "ingest")]
-    for proc in procs:
-        # On one machine the pages come first: training on the CPU would otherwise slow every click.
-        os.setpriority(os.PRIO_PROCESS, proc.pid, 10)
+    # On one machine the pages come first: training on the CPU would otherwise slow every click. (Not the
+    # ingest worker: it holds the database's write lock while it records a file, and the web waits on it.)
+    os.setpriority(os.PRIO_PROCESS, procs[0].pid, 10)
     print(f"Lastmile is starting at http://{host}:{port}  (Ctrl-C stops web and workers)", flush=True)
     try:
         serve(host, port)

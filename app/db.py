@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import get_settings
@@ -13,7 +14,11 @@ from app.settings import get_settings
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so web and worker can share it."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # Up to one connection per request the web's thread pool runs at once (anyio's 40): a SQLite
+        # connection costs little, and a burst must not wait out the pool's timeout and fail.
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=5, max_overflow=35
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -59,3 +64,9 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_for(session: Session):
+    """The INSERT construct of the session's database, with its ON CONFLICT clauses (for rows that two
+    processes may add at once: the loser's insert is skipped or updates the row instead of failing)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

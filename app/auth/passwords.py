@@ -1,5 +1,7 @@
 """Password hashing with Argon2id (pwdlib) and the rules a new password must meet."""
 
+import os
+import threading
 from functools import lru_cache
 
 from pwdlib import PasswordHash
@@ -8,6 +10,9 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from app.settings import get_settings
 
 MAX_PASSWORD_CHARS = 1024
+# An Argon2id hash takes 64 MiB and a core for ~0.3 s: a burst of sign-ins (20 at once took a gigabyte and
+# both cores of a small server) hashes on all cores but one, so pages stay quick and memory bounded.
+_hashing = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) - 1))
 
 
 @lru_cache
@@ -18,7 +23,8 @@ def _hasher() -> PasswordHash:
 
 def hash_password(password: str) -> str:
     """The Argon2id hash to store for `password`."""
-    return _hasher().hash(password)
+    with _hashing:
+        return _hasher().hash(password)
 
 
 @lru_cache
@@ -34,10 +40,13 @@ def verify_password(password: str, stored: str | None) -> tuple[bool, str | None
     answer takes the same time and says nothing about which accounts exist.
     """
     if not stored:
-        _hasher().verify(password, _dummy_hash())
+        dummy = _dummy_hash()  # outside the semaphore: making it takes a turn of its own
+        with _hashing:
+            _hasher().verify(password, dummy)
         return False, None
     try:
-        return _hasher().verify_and_update(password, stored)
+        with _hashing:
+            return _hasher().verify_and_update(password, stored)
     except Exception:
         # A corrupt or foreign hash in the database must not sign anyone in, nor crash the sign-in page.
         return False, None
