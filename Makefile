@@ -50,7 +50,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.health_10k
 	$(BIN)/python -m bench.examples_10k
-	$(BIN)/python -m bench.training_throughput
+	$(BIN)/python -m bench.training_recipes
 
 clean-data:
 	rm -rf data

@@ -406,6 +406,9 @@ class Run(Base):
     worker: Mapped[str | None] = mapped_column(String(200))
     # First-in first-out: the queue is ordered by this (an interrupted run keeps its place).
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When the run's task was last published, set in the commit that queues it: a queued run whose message
+    # was lost (a crash before the publish, a flushed broker) is published again some time after.
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,5 +1,6 @@
 """The Celery client the web uses to enqueue work by task name, without importing the ML stack."""
 
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +29,15 @@ def make_celery(settings: Settings) -> Celery:
         # kombu hands these to create_engine: web and worker share the file, so wait on its lock.
         options = {"connect_args": {"timeout": 30}}
     elif broker.startswith("redis"):
-        options = {"socket_connect_timeout": 5, "socket_timeout": 30}
+        timeout = settings.broker_visibility_timeout
+        options = {
+            "socket_connect_timeout": 5,
+            "socket_timeout": 30,
+            "visibility_timeout": timeout,
+            # kombu looks for such tasks about every 100 s; a tenth of the timeout keeps a short one honest.
+            "unacked_restore_interval": max(1, min(10, timeout // 10)),
+            "unacked_restore_throttle": 1,
+        }
         if settings.broker_key_prefix:
             options["global_keyprefix"] = settings.broker_key_prefix
     celery.conf.update(
@@ -60,6 +69,18 @@ def get_celery() -> Celery:
 def enqueue(task_name: str, *args: Any) -> None:
     """Publish a task by name; its state lives in the database, not in Celery."""
     get_celery().send_task(task_name, args=args)
+
+
+def tasks_in_broker(queue: str, delivered_within: float) -> int:
+    """Tasks the broker holds for `queue`: those waiting there and, on Redis, those handed to a worker in the
+    last `delivered_within` seconds and not yet acknowledged (of any queue: Redis keeps one index of them)."""
+    with get_celery().connection_for_read() as conn:
+        channel = conn.default_channel
+        count = channel.queue_declare(queue=queue).message_count
+        if hasattr(channel, "unacked_index_key"):  # scored by the time each task was handed out
+            since = time.time() - delivered_within
+            count += len(channel.client.zrange(channel.unacked_index_key, since, "+inf", byscore=True))
+        return count
 
 
 def broker_reachable(timeout: float = 3.0) -> bool:

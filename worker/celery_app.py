@@ -1,9 +1,23 @@
-"""The worker's Celery app: the web's client configuration plus the task modules, and the run reaper."""
+"""The worker's Celery app: the web's client configuration plus the task modules, and the run reaper.
+
+The worker's main process never trains: it runs the reaper (stale runs, lost messages), kills its own
+stuck pool processes, fails runs killed at the hard time limit, and tells the pool when it shuts down.
+"""
 
 import logging
+import os
+import signal
 import threading
+from pathlib import Path
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
+from celery.worker.request import Request
 
 from app.queue import get_celery
 
@@ -11,6 +25,16 @@ log = logging.getLogger(__name__)
 celery_app = get_celery()
 celery_app.conf.update(include=["worker.tasks"])
 _reaper_stop = threading.Event()
+
+
+@worker_init.connect
+def _refuse_sqlite_across_hosts(**_kwargs: object) -> None:
+    """Stop before consuming anything when this worker may run on another host than a SQLite database."""
+    from app.settings import get_settings
+
+    problem = get_settings().sqlite_across_hosts_problem()
+    if problem:
+        raise SystemExit(problem)  # not an Exception: Celery's signal dispatch would only log one
 
 
 @worker_process_init.connect
@@ -22,11 +46,32 @@ def _fresh_connections(**_kwargs: object) -> None:
         get_engine().dispose(close=False)
 
 
+def _parent_of(pid: int) -> int | None:
+    """The parent process id of `pid` (from /proc), or None when it is gone or cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # "pid (name) state ppid ...": the name may hold spaces
+
+
+def _kill_own_stuck_process(lease_owner: str) -> None:
+    """SIGKILL the pool process holding a stale lease when it is one of this worker's: it is stuck (a hung
+    driver call, say) and would keep the GPU and the pool slot the resumed run needs."""
+    from worker.run_task import worker_name
+
+    host, pid, _delivery = lease_owner.rsplit(":", 2)
+    if host == worker_name() and pid.isdigit() and _parent_of(int(pid)) == os.getpid():
+        log.warning("pool process %s holds a stale run lease: killing it", pid)
+        os.kill(int(pid), signal.SIGKILL)
+
+
 def _reap_forever() -> None:
-    """Report this host's capacity, then look for runs whose worker died: now and every run_reap_seconds."""
+    """Report this host's capacity, then look after the runs (stale leases, lost messages): now and every
+    run_reap_seconds."""
     from app.db import session_scope
     from app.settings import get_settings
-    from worker.run_lease import reap_stale_runs
+    from worker.run_lease import look_after_runs
     from worker.run_task import report_capacity
 
     try:
@@ -36,9 +81,9 @@ def _reap_forever() -> None:
     while True:
         try:
             with session_scope() as session:
-                reap_stale_runs(session)
-        except Exception as exc:  # the database may be briefly unavailable; try again next time
-            log.warning("reaping stale runs failed: %s", exc)
+                look_after_runs(session, stop_holder=_kill_own_stuck_process)
+        except Exception as exc:  # the database or the broker may be briefly unavailable; try again later
+            log.warning("looking after runs failed: %s", exc)
         if _reaper_stop.wait(get_settings().run_reap_seconds):
             return
 
@@ -47,6 +92,35 @@ def _reap_forever() -> None:
 def _start_reaper(**_kwargs: object) -> None:
     """Start the reaper thread in the worker's main process (it never trains, so it never dies mid-run)."""
     threading.Thread(target=_reap_forever, daemon=True, name="lastmile-reaper").start()
+
+
+@worker_shutting_down.connect
+def _interrupt_runs(**_kwargs: object) -> None:
+    """A warm shutdown (a redeploy's SIGTERM) waits for running tasks: tell training runs to checkpoint and
+    go back to the queue instead of finishing first."""
+    from worker.run_progress import SHUTTING_DOWN
+
+    SHUTTING_DOWN.value = 1
+
+
+class TrainRequest(Request):
+    """The training task's request: a run whose process is killed at the hard time limit fails with a reason
+    (the process could not write it; Celery acknowledges the task, so it is not delivered again)."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        """Celery's handling; past the hard limit, also fail the run (in the worker's main process)."""
+        super().on_timeout(soft, timeout)
+        if soft:
+            return
+        from app.db import session_scope
+        from worker.run_lease import fail_over_time
+        from worker.run_task import worker_name
+
+        try:
+            with session_scope() as session:
+                fail_over_time(session, int(self.args[0]), f"{worker_name()}:{self.worker_pid}:")
+        except Exception:  # the reaper fails or re-queues it later; never break the pool's timeout handler
+            log.exception("recording the time limit of task %s failed", self.id)
 
 
 @worker_shutdown.connect

@@ -7,15 +7,16 @@ is re-queued (it resumes from its last checkpoint) or, past run_max_attempts, fa
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Run, RunLogLine, utcnow
-from app.queue import TRAIN_RUN, enqueue
-from app.services.runs import STATE_TEXT
+from app.services.runs import STATE_TEXT, publish_run, republish_lost
 from app.settings import get_settings
+from app.training.estimate import duration_text
 
 log = logging.getLogger(__name__)
 INTERRUPTED_TEXT = "Waiting for a worker (interrupted, will resume)"
@@ -28,6 +29,15 @@ def gave_up_message(attempts: int) -> str:
         "server restarted or ran out of memory), so Lastmile stopped trying. Start the run again; if it "
         "keeps happening, pick a smaller model or the Quick preset, or ask your administrator to check the "
         "worker."
+    )
+
+
+def time_limit_message() -> str:
+    """Why a run that reached the time limit stopped, for business users."""
+    limit = duration_text(get_settings().run_time_limit_seconds)
+    return (
+        f"The run took longer than this server's time limit for one run ({limit}) and was stopped. Use "
+        "fewer passes or a smaller dataset, or ask your administrator to raise the limit."
     )
 
 
@@ -125,6 +135,68 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
+def requeue_interrupted(session: Session, run_id: int, owner: str, step: int) -> bool:
+    """Put a run whose worker is shutting down, checkpointed at `step`, back in the queue (committed);
+    False when this delivery does not hold it.
+
+    The attempt is given back: a redeploy is not the run's fault, so it does not use up the retry budget.
+    """
+    done = session.execute(
+        update(Run)
+        .execution_options(synchronize_session=False)
+        .where(Run.id == run_id, Run.lease_owner == owner, Run.state == "running")
+        .values(
+            state="queued",
+            step=step,
+            attempt=Run.attempt - 1,
+            lease_owner=None,
+            heartbeat_at=None,
+            eta_seconds=None,
+            status_text=INTERRUPTED_TEXT,
+            published_at=utcnow(),
+        )
+    ).rowcount
+    if done:
+        run = session.get(Run, run_id, populate_existing=True)
+        assert run is not None
+        _log(
+            session,
+            run,
+            f"Interrupted at step {step} of {run.total_steps}: the worker is shutting down (for example a "
+            "restart or an update). The run resumes from there; this does not count as a failed attempt.",
+        )
+    session.commit()
+    return bool(done)
+
+
+def fail_over_time(session: Session, run_id: int, holder_prefix: str) -> bool:
+    """Fail a run whose process was killed at the hard time limit (committed); False when not held.
+
+    `holder_prefix` ("host:pid:") names the killed process: a later attempt elsewhere is left alone.
+    """
+    message = time_limit_message()
+    done = session.execute(
+        update(Run)
+        .execution_options(synchronize_session=False)
+        .where(Run.id == run_id, Run.state.in_(("running", "cancelling")))
+        .where(Run.lease_owner.startswith(holder_prefix, autoescape=True))
+        .values(
+            state="failed",
+            error=message,
+            status_text=f"Failed — {message}",
+            finished_at=utcnow(),
+            eta_seconds=None,
+            lease_owner=None,
+        )
+    ).rowcount
+    if done:
+        run = session.get(Run, run_id, populate_existing=True)
+        assert run is not None
+        _log(session, run, f"Failed: {message}")
+    session.commit()
+    return bool(done)
+
+
 def heartbeat(session: Session, run_id: int, owner: str) -> str | None:
     """Refresh the lease (committed); returns the run's state, or None when this delivery lost the lease."""
     done = session.execute(
@@ -139,10 +211,12 @@ def heartbeat(session: Session, run_id: int, owner: str) -> str | None:
     return session.scalar(select(Run.state).where(Run.id == run_id))
 
 
-def reap_stale_runs(session: Session) -> list[int]:
+def reap_stale_runs(session: Session, stop_holder: Callable[[str], None] | None = None) -> list[int]:
     """Re-queue (and re-publish) running runs whose heartbeat is stale, or fail those out of attempts.
 
-    Returns the ids re-published. Safe to run from several processes at once: every change is conditional.
+    `stop_holder(lease_owner)` is called first for each stale run, so a worker can kill its own stuck
+    process before the run goes on elsewhere. Returns the ids re-published. Safe to run from several
+    processes at once: every change is conditional.
     """
     settings = get_settings()
     cutoff = stale_cutoff()
@@ -153,6 +227,8 @@ def reap_stale_runs(session: Session) -> list[int]:
     )
     republished: list[int] = []
     for run in stale:
+        if stop_holder is not None and run.lease_owner:
+            stop_holder(run.lease_owner)
         if run.state == "cancelling":
             session.execute(
                 update(Run)
@@ -170,14 +246,20 @@ def reap_stale_runs(session: Session) -> list[int]:
             .execution_options(synchronize_session=False)
             .where(Run.id == run.id, Run.state == "running", Run.attempt == run.attempt)
             .where(Run.heartbeat_at == run.heartbeat_at)
-            .values(state="queued", lease_owner=None, status_text=INTERRUPTED_TEXT)
+            .values(state="queued", lease_owner=None, status_text=INTERRUPTED_TEXT, published_at=utcnow())
         ).rowcount
         if moved:
             _log(session, run, f"The worker stopped during attempt {run.attempt}; the run will resume.")
         session.commit()
         if moved:
             # Published after the commit, so the delivery finds the run queued.
-            enqueue(TRAIN_RUN, run.id)
+            publish_run(run.id)
             republished.append(run.id)
             log.warning("run %s: stale heartbeat, re-queued after attempt %s", run.id, run.attempt)
     return republished
+
+
+def look_after_runs(session: Session, stop_holder: Callable[[str], None] | None = None) -> list[int]:
+    """The reaper's round: stale runs re-queued or failed, then queued runs whose messages were lost
+    published again; returns the ids published."""
+    return reap_stale_runs(session, stop_holder) + republish_lost(session)

@@ -1,15 +1,18 @@
 """What a training delivery writes while it trains: the lease heartbeat and the throttled progress.
 
-Both write only while this delivery holds the run's lease, so a delivery that lost it (its worker was
-presumed dead and the run resumed elsewhere) can never overwrite the new one's progress.
+Both write only while this delivery holds the run's lease (conditional updates), so a delivery that lost it
+(its worker was presumed dead and the run resumed elsewhere) can never overwrite the new one's progress.
 """
 
 import json
 import logging
 import threading
 import time
+from multiprocessing.sharedctypes import RawValue
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import case, update
 
 from app.db import session_scope
 from app.models import Run, RunLogLine, utcnow
@@ -19,6 +22,13 @@ from worker.run_lease import heartbeat
 
 log = logging.getLogger(__name__)
 PROGRESS_WRITE_SECONDS = 1.0
+# should_stop's answers; worker.training.loop checkpoints before stopping on INTERRUPTED (not imported
+# from there: it loads torch).
+INTERRUPTED = "interrupted"
+CANCELLED = "cancelled"
+# Set by the worker's main process when it begins a warm shutdown (a redeploy's SIGTERM). Shared memory
+# created at import, before the pool forks, so every pool process sees it; a plain byte needs no lock.
+SHUTTING_DOWN = RawValue("b", 0)
 
 
 class Heartbeat(threading.Thread):
@@ -81,18 +91,27 @@ class ProgressWriter:
     def flush(self) -> None:
         """Write the latest counters, histories and log lines (only while this delivery holds the lease)."""
         self.last_write = time.monotonic()
+        counters = {"step": 0, "total_steps": 0} | self.values
+        status = run_status_text(Run(state="running", heldout_history=self.heldout, **counters))
         with session_scope() as session:
-            run = session.get(Run, self.run_id)
-            if run is None or run.lease_owner != self.owner:
-                return
-            for key, value in self.values.items():
-                setattr(run, key, value)
-            run.loss_history, run.heldout_history = list(self.loss), list(self.heldout)
-            run.heartbeat_at = utcnow()
-            if run.state == "running":
-                run.status_text = run_status_text(run)
-            for line in self.lines:
-                session.add(RunLogLine(workspace_id=self.workspace_id, run_id=self.run_id, message=line))
+            # One conditional update: a delivery that lost the lease between a read and a write would
+            # otherwise overwrite the new holder's progress.
+            held = session.execute(
+                update(Run)
+                .execution_options(synchronize_session=False)
+                .where(Run.id == self.run_id, Run.lease_owner == self.owner)
+                .where(Run.state.in_(("running", "cancelling")))
+                .values(
+                    **self.values,
+                    loss_history=list(self.loss),
+                    heldout_history=list(self.heldout),
+                    heartbeat_at=utcnow(),
+                    status_text=case((Run.state == "running", status), else_=Run.status_text),
+                )
+            ).rowcount
+            if held:
+                for line in self.lines:
+                    session.add(RunLogLine(workspace_id=self.workspace_id, run_id=self.run_id, message=line))
             self.lines = []
 
     def seed_from_checkpoint(self, work_dir: Path) -> None:
@@ -116,11 +135,17 @@ class ProgressWriter:
         (t0, n0), (t1, n1) = self.marks[len(self.marks) // 4], self.marks[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 and n1 > n0 else None
 
-    def should_stop(self) -> bool:
-        """True once the run was cancelled or this delivery lost its lease (read every few seconds)."""
+    def should_stop(self) -> str | None:
+        """Why training must stop now, or None to go on.
+
+        INTERRUPTED as soon as the worker is shutting down; CANCELLED once the run was cancelled or this
+        delivery lost its lease (the database is read every run_cancel_check_seconds).
+        """
+        if SHUTTING_DOWN.value:
+            return INTERRUPTED
         if time.monotonic() - self.last_cancel_check >= get_settings().run_cancel_check_seconds:
             self.last_cancel_check = time.monotonic()
             with session_scope() as session:
                 run = session.get(Run, self.run_id)
                 self.cancelling = run is None or run.state != "running" or run.lease_owner != self.owner
-        return self.cancelling
+        return CANCELLED if self.cancelling else None

@@ -14,19 +14,25 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.models import Adapter, BaseModel, Run, RunLogLine, Workspace, utcnow
 from app.services import model_catalog as catalog
+from app.services.comparisons import create_comparison, publish_comparison
 from app.services.notices import add_notice, post_webhook
+from app.services.runs import publish_run
 from app.settings import get_settings
 from app.training.presets import Hyperparameters
-from worker.run_lease import acquire_lease
-from worker.run_progress import Heartbeat, ProgressWriter
+from worker.run_lease import acquire_lease, requeue_interrupted, time_limit_message
+from worker.run_progress import INTERRUPTED, Heartbeat, ProgressWriter
 
 log = logging.getLogger(__name__)
 HUB_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.jinja", "*.txt", "*.model"]
+# What a delivery presumed dead returns: the run went on elsewhere, and its files are the new holder's.
+LOST = "lost"
 
 
 def worker_name() -> str:
@@ -113,21 +119,26 @@ def _record_shapes(model_id: int, folder: Path) -> None:
             model.layer_shapes = catalog.shapes_from_config(json.loads(config.read_text()))
 
 
+def _finish_in(session: Session, run_id: int, owner: str, values: dict[str, Any], line: str) -> Run | None:
+    """Move the run to its end state in `session` if this delivery still holds it (not committed)."""
+    done = session.execute(
+        update(Run)
+        .execution_options(synchronize_session=False)
+        .where(Run.id == run_id, Run.lease_owner == owner, Run.state.in_(("running", "cancelling")))
+        .values(finished_at=utcnow(), eta_seconds=None, **values)
+    ).rowcount
+    if not done:
+        return None
+    run = session.get(Run, run_id, populate_existing=True)
+    assert run is not None
+    session.add(RunLogLine(workspace_id=run.workspace_id, run_id=run_id, message=line))
+    return run
+
+
 def _finish(run_id: int, owner: str, values: dict[str, Any], line: str) -> Run | None:
     """Move the run to its end state if this delivery still holds it (committed); returns it."""
     with session_scope() as session:
-        done = session.execute(
-            update(Run)
-            .execution_options(synchronize_session=False)
-            .where(Run.id == run_id, Run.lease_owner == owner, Run.state.in_(("running", "cancelling")))
-            .values(finished_at=utcnow(), eta_seconds=None, **values)
-        ).rowcount
-        if not done:
-            return None
-        run = session.get(Run, run_id, populate_existing=True)
-        assert run is not None
-        session.add(RunLogLine(workspace_id=run.workspace_id, run_id=run_id, message=line))
-        return run
+        return _finish_in(session, run_id, owner, values, line)
 
 
 def _announce(run: Run, message: str, level: str) -> None:
@@ -142,30 +153,43 @@ def _announce(run: Run, message: str, level: str) -> None:
         post_webhook(url, message, f"{base}{link}" if base else link)
 
 
-def _record_success(run: Run, result: Any, work_dir: Path, speed: float | None) -> None:
-    """Move the adapter into the artifact store, add its Adapter row and the measured speed."""
+def _record_success(run: Run, result: Any, owner: str, speed: float | None, line: str) -> Run | None:
+    """Put the adapter in the artifact store and record the run as succeeded with its Adapter row and the
+    measured speed, in one transaction; None when this delivery no longer holds the run."""
+    from worker.training.checkpoints import atomic_dir
+
     settings = get_settings()
     target = settings.adapters_dir / str(run.id)
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(result.adapter_dir), str(target))
-    shutil.rmtree(work_dir, ignore_errors=True)
     metrics = dict(result.metrics)
     with session_scope() as session:
-        session.add(
-            Adapter(
-                workspace_id=run.workspace_id, run_id=run.id, base_model_id=run.base_model_id,
-                snapshot_id=run.snapshot_id, snapshot_sha256=run.snapshot_sha256, name=run.name,
-                path=str(target.relative_to(settings.data_dir)), size_bytes=result.adapter_bytes,
-                trainable_share=result.trainable_params / max(result.total_params, 1), metrics=metrics,
-            )
+        # The conditional update keeps the run locked until the commit, so one delivery at most gets past
+        # it, and the adapter is complete in its place before anyone can read the run as succeeded.
+        ended = _finish_in(session, run.id, owner, {"state": "succeeded", "status_text": "Finished"}, line)
+        if ended is None:
+            return None
+        with atomic_dir(target) as tmp:
+            os.replace(result.adapter_dir, tmp)  # the empty temp folder is replaced in one rename
+        adapter = Adapter(
+            workspace_id=run.workspace_id, run_id=run.id, base_model_id=run.base_model_id,
+            snapshot_id=run.snapshot_id, snapshot_sha256=run.snapshot_sha256, name=run.name,
+            path=str(target.relative_to(settings.data_dir)), size_bytes=result.adapter_bytes,
+            trainable_share=result.trainable_params / max(result.total_params, 1), metrics=metrics,
         )  # fmt: skip
+        session.add(adapter)
+        session.flush()
+        # In the same transaction: an adapter never exists without its comparison of base and adapted drafts.
+        comparison = create_comparison(session, adapter)
         train_seconds = metrics.get("train_seconds") or 0.0
         speed = speed or (metrics["tokens_seen"] / train_seconds if train_seconds > 0 else None)
         if run.base_model_id is not None and speed:
             # wall time = a fixed overhead + tokens / speed: the overhead is what the tokens do not explain.
             overhead = max(0.0, (metrics.get("wall_seconds") or 0.0) - metrics["tokens_seen"] / speed)
             catalog.record_speed(session, worker_name(), run.base_model_id, speed, overhead)
+    try:
+        publish_comparison(comparison)  # after the commit: the worker must find the comparison queued
+    except Exception:  # the run did succeed; a broker hiccup must not turn it into a failure
+        log.exception("run %s: the comparison of its adapter could not be queued", run.id)
+    return ended
 
 
 def execute(run_id: int) -> str:
@@ -187,6 +211,7 @@ def execute(run_id: int) -> str:
 
 def _train(run: Run, model: BaseModel | None, owner: str) -> str:
     """The training part of `execute`, with every outcome written to the database."""
+    from worker.generation.engine import release_engine
     from worker.training import TrainingError, train
 
     work_dir = get_settings().runs_dir / str(run.id)
@@ -197,14 +222,16 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
             raise TrainingError("The base model of this run was removed from the catalog. Start a new run.")
         train_examples, heldout_examples = load_snapshot(run.snapshot_sha256)
         warm_up()
+        release_engine()  # a model kept for drafts would take memory the training needs
         folder = resolve_model_dir(model)
         _record_shapes(model.id, folder)
         writer.seed_from_checkpoint(work_dir)
+        # Checkpoints are kept until the run is recorded as succeeded: a kill before that resumes from them.
         result = train(
             folder, train_examples, heldout_examples,
             Hyperparameters.from_dict(run.hyperparameters), work_dir,
             on_progress=writer, should_stop=writer.should_stop, resume_from=work_dir,
-            dataset_hash=run.snapshot_sha256, model_name=model.name,
+            dataset_hash=run.snapshot_sha256, model_name=model.name, keep_checkpoints=True,
         )  # fmt: skip
         # The run's own histories are complete (the reports after a resume start at the checkpoint).
         writer.loss, writer.heldout = result.metrics["loss_history"], result.metrics["heldout_history"]
@@ -217,30 +244,56 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
     except Exception as exc:
         log.exception("run %s failed", run.id)
         writer.flush()
-        return _fail(run, owner, _plain_error(exc))
-    if result.state == "cancelled":
-        shutil.rmtree(work_dir, ignore_errors=True)
-        ended = _finish(run.id, owner, {"state": "cancelled", "status_text": "Cancelled"}, "Cancelled.")
-        if ended is not None:
-            _announce(ended, f"Training “{ended.name}” was cancelled.", "info")
-        return "cancelled"
-    _record_success(run, result, work_dir, writer.steady_speed())
+        outcome = _fail(run, owner, _plain_error(exc))
+        if isinstance(exc, SoftTimeLimitExceeded):
+            # Raised wherever the process was, mid-import say: what it left half-done would break every later
+            # task here, so this pool process ends once the failure is written, and Celery starts a new one.
+            log.warning("run %s reached the time limit: this pool process is replaced", run.id)
+            raise SystemExit(1) from exc
+        return outcome
+    if result.state == INTERRUPTED and _requeue(run, owner, result.metrics["steps"]):
+        return INTERRUPTED
+    if result.state != "succeeded":
+        return _stopped(run, owner, work_dir)
     before, after = result.heldout_loss_before, result.heldout_loss_after
     summary = f"held-out loss {before:.3f} → {after:.3f}" if before and after else "no held-out loss"
-    ended = _finish(run.id, owner, {"state": "succeeded", "status_text": "Finished"}, f"Finished: {summary}.")
-    if ended is not None:
-        _announce(ended, f"Training “{ended.name}” finished: {summary}.", "success")
+    try:
+        ended = _record_success(run, result, owner, writer.steady_speed(), f"Finished: {summary}.")
+    except OSError as exc:
+        log.exception("run %s: the adapter could not be stored", run.id)
+        return _fail(run, owner, f"The trained adapter could not be stored ({exc}). Free space in the data "
+                     "folder, then start the run again.")  # fmt: skip
+    if ended is None:
+        return LOST
+    shutil.rmtree(work_dir, ignore_errors=True)  # its checkpoints only served to resume
+    _announce(ended, f"Training “{ended.name}” finished: {summary}.", "success")
     return "succeeded"
+
+
+def _requeue(run: Run, owner: str, step: int) -> bool:
+    """Back to the queue after a worker shutdown (committed) and published again; False when not held."""
+    with session_scope() as session:
+        if not requeue_interrupted(session, run.id, owner, step):
+            return False
+    publish_run(run.id)
+    return True
+
+
+def _stopped(run: Run, owner: str, work_dir: Path) -> str:
+    """End a run that stopped early: cancelled if this delivery holds it, else left to its new holder."""
+    ended = _finish(run.id, owner, {"state": "cancelled", "status_text": "Cancelled"}, "Cancelled.")
+    if ended is None:
+        # Presumed dead, this delivery lost the run to another attempt, which owns the work folder now.
+        return LOST
+    shutil.rmtree(work_dir, ignore_errors=True)
+    _announce(ended, f"Training “{ended.name}” was cancelled.", "info")
+    return "cancelled"
 
 
 def _plain_error(exc: Exception) -> str:
     """A message for business users about an unexpected error."""
-    if type(exc).__name__ == "SoftTimeLimitExceeded":
-        hours = get_settings().run_time_limit_seconds / 3600
-        return (
-            f"The run took longer than the limit of {hours:g} hours and was stopped. Use fewer passes or a "
-            "smaller dataset, or ask your administrator to raise the limit."
-        )
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return time_limit_message()
     if "out of memory" in str(exc).lower():
         return (
             "The worker ran out of memory. Pick a smaller model, a smaller batch size or a shorter maximum "
@@ -253,6 +306,7 @@ def _fail(run: Run, owner: str, message: str) -> str:
     """End the run as failed with `message` (committed) and announce it."""
     values = {"state": "failed", "error": message, "status_text": f"Failed — {message}"}
     ended = _finish(run.id, owner, values, f"Failed: {message}")
-    if ended is not None:
-        _announce(ended, f"Training “{ended.name}” failed: {message}", "error")
+    if ended is None:
+        return LOST
+    _announce(ended, f"Training “{ended.name}” failed: {message}", "error")
     return "failed"

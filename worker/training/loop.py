@@ -6,6 +6,7 @@ through `on_progress` and stops early when `should_stop` says so.
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ from worker.training.adapter_card import base_model_info, model_card, write_adap
 from worker.training.batching import micro_batches
 from worker.training.config import TrainingError, pick_runtime
 from worker.training.data import ExampleLike, PreparedData, dropped_message, load_tokenizer, prepare
+from worker.training.lora_fused import fuse_lora
 from worker.training.loss import check_fast_paths
 from worker.training.model import load_base, trainable_parameters, with_lora
 from worker.training.progress import Progress, RunState, TrainResult
@@ -23,6 +25,8 @@ from worker.training.session import Session, heldout_check, train_step
 
 # Settings that do not change the trajectory may differ on resume (e.g. a longer checkpoint interval).
 RESUME_FREE = {"eval_every_steps", "checkpoint_every_steps"}
+# What `should_stop` answers when the worker is shutting down: checkpoint now, the run resumes later.
+INTERRUPTED = "interrupted"
 
 
 def _save_checkpoint(run: Session, folder: Path, fingerprint: str) -> None:
@@ -85,8 +89,11 @@ def _metrics(
         "tokens_seen": state.tokens_seen,
         "answer_tokens_seen": state.answer_tokens_seen,
         "padding_share": round(state.padding_share, 4),
+        "positions_fed": state.positions_fed,
         "packing": run.fast.packing,
         "head_only_loss": run.fast.head_only,
+        "segment_attention": run.fast.segment_attention,
+        "fused_lora": run.fast.fused_lora,
         "train_seconds": round(state.train_seconds, 2),
         "wall_seconds": round(state.wall_seconds_before + wall, 2),
         "tokens_per_second": round(state.tokens_seen / state.train_seconds, 1)
@@ -108,7 +115,7 @@ def train(
     out_dir: Path,
     *,
     on_progress: Callable[[Progress], None],
-    should_stop: Callable[[], bool],
+    should_stop: Callable[[], bool | str | None],
     resume_from: Path | None = None,
     dataset_hash: str = "",
     model_name: str | None = None,
@@ -118,6 +125,7 @@ def train(
 
     `resume_from` (a checkpoint, a checkpoints folder or a run folder) continues the latest complete
     checkpoint with the same data order and trajectory; without one there the run starts over.
+    A true `should_stop()` ends the run as cancelled, or checkpointed as interrupted when it is INTERRUPTED.
     Raises TrainingError with a user-facing message when the run cannot start.
     """
     started = time.monotonic()
@@ -144,6 +152,7 @@ def train(
     params = trainable_parameters(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     fast = check_fast_paths(model, train_data.examples, runtime, pad_id)
+    fast = replace(fast, fused_lora=fuse_lora(model) > 0)
     run = Session(
         hp=hp,
         runtime=runtime,
@@ -173,7 +182,11 @@ def train(
     else:
         heldout_check(run, None)  # the base model's held-out loss: the baseline
     for step in range(run.state.step, run.total):
-        if should_stop():
+        stop = should_stop()
+        if stop == INTERRUPTED:
+            _save_checkpoint(run, folder, fingerprint)
+            return _finish(run, INTERRUPTED, None, 0, (train_data, heldout_data), started)
+        if stop:
             return _finish(run, "cancelled", None, 0, (train_data, heldout_data), started)
         loss = train_step(run, step)
         done = run.state.step

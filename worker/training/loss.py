@@ -5,7 +5,9 @@ A causal LM's forward computes logits for every position: vocabulary x hidden mu
 token. Prompt tokens and padding carry no loss, so here the decoder runs to hidden states, the
 positions with a target are selected, and only those go through the output layer. Two quick checks
 at the start of a run confirm, on the actual base model, that packing and the head-only path give the
-same numbers as the plain forward; a model where they don't falls back to the plain path.
+same numbers as the plain forward; a model where they don't falls back to the plain path. The same
+check decides whether packed rows go through segment attention (worker/training/attention.py) or
+through transformers' SDPA with a block-diagonal mask.
 """
 
 from collections.abc import Sequence
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from worker.training.attention import use_segment_attention
 from worker.training.batching import IGNORE, MicroBatch, PaddedBatch, micro_batches
 from worker.training.config import Runtime
 from worker.training.data import TokenizedExample
@@ -25,10 +28,13 @@ CHECK_TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 5e-2}
 
 @dataclass(frozen=True)
 class FastPaths:
-    """Which speed-ups the base model supports, as checked: packed rows, output layer on targets only."""
+    """Which speed-ups the base model supports, as checked: packed rows, output layer on targets only, and
+    attention computed per packed example; `fused_lora` says whether the LoRA layers run fused."""
 
     packing: bool = True
     head_only: bool = True
+    segment_attention: bool = False
+    fused_lora: bool = False
 
 
 def causal_lm_of(model: Any) -> Any:
@@ -72,7 +78,10 @@ def _close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> bool:
 def check_fast_paths(
     model: Any, examples: Sequence[TokenizedExample], runtime: Runtime, pad_id: int
 ) -> FastPaths:
-    """Try packing and the head-only loss on two short examples against the plain forward, once per run."""
+    """Try packing, segment attention and the head-only loss on two short examples against the plain forward.
+
+    Leaves the model on segment attention when it gives the plain numbers, on SDPA otherwise.
+    """
     short = sorted(examples, key=lambda e: len(e.ids))[:2]
     if len(short) < 2:
         return FastPaths()
@@ -87,14 +96,19 @@ def check_fast_paths(
             both = sum(len(e.ids) for e in trimmed)
             packed = micro_batches(trimmed, 1, pad_id, capacity=both)[0].to(runtime.device)
             alone = [micro_batches([e], 1, pad_id, pack=True)[0].to(runtime.device) for e in trimmed]
+            # The reference: one example per row through the model's own attention.
             separate = sum(loss_sum(model, b, head_only=False) for b in alone)
+            segments = use_segment_attention(model)
             packing = _close(loss_sum(model, packed, head_only=False), separate, runtime.dtype)
+            if segments and not packing:
+                segments = use_segment_attention(model, False)
+                packing = _close(loss_sum(model, packed, head_only=False), separate, runtime.dtype)
             head_only = _close(
                 loss_sum(model, alone[0], head_only=True), loss_sum(model, alone[0], False), runtime.dtype
             )
     finally:
         model.train(was_training)
-    return FastPaths(packing=packing, head_only=head_only)
+    return FastPaths(packing=packing, head_only=head_only, segment_attention=segments)
 
 
 @torch.no_grad()

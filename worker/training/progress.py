@@ -22,7 +22,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """How a run ended: 'succeeded' (with an adapter folder) or 'cancelled' (without)."""
+    """How a run ended: 'succeeded' (with an adapter folder), 'cancelled' or 'interrupted' (without)."""
 
     state: str
     adapter_dir: Path | None

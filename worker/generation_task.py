@@ -1,0 +1,244 @@
+"""The comparison and generation tasks' bodies: take the row, write the drafts, end it with a plain message.
+
+`execute_comparison(comparison_id)` and `execute_generation(generation_id)` are what the Celery tasks
+`lastmile.compare_adapter` and `lastmile.generate` call. A delivery works on a row only after a conditional
+UPDATE moved it from queued (or from a running state whose worker has been silent longer than
+run_stale_seconds) to running under its own lease owner; every later write is conditional on that owner, so
+a duplicate delivery does nothing and a superseded one stops. torch and the engine are imported only after
+the row is taken.
+"""
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from app.db import session_scope
+from app.models import Adapter, BaseModel, utcnow
+from app.review_models import Comparison, ComparisonItem, Generation
+from app.settings import get_settings
+from worker.run_task import resolve_model_dir, worker_name
+
+log = logging.getLogger(__name__)
+# Celery's soft limits (the hard ones come a minute later): a comparison answers every held-out example twice.
+COMPARISON_TIME_LIMIT = 6 * 3600
+GENERATION_TIME_LIMIT = 3600
+
+
+class LeaseLost(Exception):
+    """Another delivery took the row over (this one was presumed dead): stop writing."""
+
+
+def _owner() -> str:
+    """This delivery's lease owner: host, process and a nonce."""
+    return f"{worker_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _take(session: Session, table: type[Comparison] | type[Generation], row_id: int, owner: str) -> bool:
+    """Move the row to running under `owner` (committed) if it is queued or its worker went silent."""
+    cutoff = utcnow() - timedelta(seconds=get_settings().run_stale_seconds)
+    values: dict[str, Any] = {"state": "running", "lease_owner": owner, "worker": worker_name()}
+    values |= {"started_at": utcnow(), "error": None}
+    if table is Comparison:
+        values["status_text"] = "Starting"
+    won = session.execute(
+        update(table)
+        .execution_options(synchronize_session=False)
+        .where(table.id == row_id)
+        .where(or_(table.state == "queued", (table.state == "running") & (table.started_at < cutoff)))
+        .values(**values)
+    ).rowcount
+    session.commit()
+    return bool(won)
+
+
+def _end(table: type[Comparison] | type[Generation], row_id: int, owner: str, values: dict[str, Any]) -> bool:
+    """Write the row's end state if this delivery still holds it (committed)."""
+    with session_scope() as session:
+        return bool(
+            session.execute(
+                update(table)
+                .execution_options(synchronize_session=False)
+                .where(table.id == row_id, table.lease_owner == owner, table.state == "running")
+                .values(finished_at=utcnow(), **values)
+            ).rowcount
+        )
+
+
+def _model_folder(model: BaseModel | None) -> Path:
+    """The base model's folder (downloaded once for Hub models); a plain error when it is gone."""
+    from worker.generation.engine import GenerationError
+
+    if model is None:
+        raise GenerationError(
+            "The base model of this adapter was removed from the catalog, so it cannot write drafts. Add the "
+            "model again, or train the adapter again on another base model."
+        )
+    return resolve_model_dir(model)
+
+
+def plain_error(exc: BaseException, what: str) -> str:
+    """A message for business users about an error that stopped `what` ("the comparison", "the draft")."""
+    from worker.generation.engine import GenerationError
+    from worker.training import TrainingError
+
+    if isinstance(exc, GenerationError | TrainingError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return f"A file {what} needs is missing ({exc.filename}). Import the model again, then try again."
+    if type(exc).__name__ == "SoftTimeLimitExceeded":
+        return (
+            f"Writing {what} took longer than the worker's time limit and was stopped. Ask for fewer new "
+            "tokens, or ask your administrator for a faster worker."
+        )
+    if "out of memory" in str(exc).lower():
+        return (
+            "The worker ran out of memory. Ask for fewer new tokens or pick a smaller model, and try again."
+        )
+    return f"Writing {what} stopped with an unexpected error ({type(exc).__name__}: {exc}). Try again."
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One draft to write: which item, base or adapted."""
+
+    item_id: int
+    adapted: bool
+
+
+class ComparisonWriter:
+    """Stores drafts as batches finish and counts the examples with both drafts (done/total)."""
+
+    def __init__(
+        self, comparison_id: int, owner: str, sides: list[_Side], done: set[int], total: int
+    ) -> None:
+        """For `sides` (one per request); `done` holds the items that had both drafts already."""
+        self.comparison_id, self.owner, self.sides, self.total = comparison_id, owner, sides, total
+        self.missing = {side.item_id: 0 for side in sides}
+        for side in sides:
+            self.missing[side.item_id] += 1
+        self.done = len(done)
+
+    def __call__(self, drafts: dict[int, Any]) -> None:
+        """Write the drafts of one batch and the progress, if this delivery still holds the comparison."""
+        prefix = {True: "adapted", False: "base"}
+        with session_scope() as session:
+            for index, draft in drafts.items():
+                side = self.sides[index]
+                kind = prefix[side.adapted]
+                session.execute(
+                    update(ComparisonItem)
+                    .execution_options(synchronize_session=False)
+                    .where(ComparisonItem.id == side.item_id)
+                    .values(
+                        {
+                            f"{kind}_output": draft.text,
+                            f"{kind}_tokens": draft.tokens,
+                            f"{kind}_stop": draft.stop,
+                        }
+                    )
+                )
+                self.missing[side.item_id] -= 1
+                self.done += self.missing[side.item_id] == 0
+            held = session.execute(
+                update(Comparison)
+                .execution_options(synchronize_session=False)
+                .where(Comparison.id == self.comparison_id, Comparison.lease_owner == self.owner)
+                .where(Comparison.state == "running")
+                .values(done=self.done, status_text=f"Writing drafts: {self.done} of {self.total} examples")
+            ).rowcount
+            if not held:
+                session.rollback()
+                raise LeaseLost
+
+
+def execute_comparison(comparison_id: int) -> str:
+    """Write base and adapted drafts for every held-out example of a comparison; returns what happened."""
+    owner = _owner()
+    with session_scope() as session:
+        if not _take(session, Comparison, comparison_id, owner):
+            log.info("comparison %s: not taken by this delivery (finished or held elsewhere)", comparison_id)
+            return "skipped"
+        comparison = session.get(Comparison, comparison_id, populate_existing=True)
+        assert comparison is not None
+        adapter = session.get(Adapter, comparison.adapter_id)
+        assert adapter is not None  # the comparison goes with its adapter (ON DELETE CASCADE)
+        model = session.get(BaseModel, adapter.base_model_id) if adapter.base_model_id else None
+        items = [(i.id, i.instruction, i.input, i.base_output, i.adapted_output) for i in comparison.items]
+        max_new_tokens = int(
+            comparison.settings.get("max_new_tokens", get_settings().comparison_max_new_tokens)
+        )
+        seed = int(comparison.settings.get("seed", 0))
+        adapter_key, adapter_dir = f"adapter-{adapter.id}", get_settings().data_dir / adapter.path
+    started = time.monotonic()
+    try:
+        from worker.generation.engine import Decoding, Request, engine_for
+
+        engine = engine_for(_model_folder(model), model.name if model else None)
+        name = engine.use_adapter(adapter_key, adapter_dir)
+        requests, sides, done = [], [], set()
+        for item_id, instruction, input, base_output, adapted_output in items:
+            if base_output is not None and adapted_output is not None:
+                done.add(item_id)  # a resumed comparison keeps the drafts written before
+                continue
+            prompt = engine.example_prompt(instruction, input)
+            for adapted, output in ((False, base_output), (True, adapted_output)):
+                if output is None:
+                    requests.append(Request(prompt, name if adapted else None))
+                    sides.append(_Side(item_id, adapted))
+        writer = ComparisonWriter(comparison_id, owner, sides, done, len(items))
+        engine.generate(requests, Decoding(max_new_tokens, seed=seed), on_batch=writer)
+    except LeaseLost:
+        log.warning("comparison %s: taken over by another delivery; this one stops", comparison_id)
+        return "superseded"
+    except Exception as exc:
+        log.exception("comparison %s failed", comparison_id)
+        message = plain_error(exc, "the drafts")
+        _end(Comparison, comparison_id, owner, {"state": "failed", "error": message, "status_text": message})
+        return "failed"
+    values = {"state": "succeeded", "status_text": "Finished", "done": len(items)}
+    ended = _end(Comparison, comparison_id, owner, values | {"seconds": round(time.monotonic() - started, 2)})
+    return "succeeded" if ended else "superseded"
+
+
+def execute_generation(generation_id: int) -> str:
+    """Answer a generation's messages (with the base model too, when asked); returns what happened."""
+    owner = _owner()
+    with session_scope() as session:
+        if not _take(session, Generation, generation_id, owner):
+            log.info("generation %s: not taken by this delivery (finished or held elsewhere)", generation_id)
+            return "skipped"
+        generation = session.get(Generation, generation_id, populate_existing=True)
+        assert generation is not None
+        adapter = session.get(Adapter, generation.adapter_id) if generation.adapter_id else None
+        model_id = adapter.base_model_id if adapter is not None else generation.base_model_id
+        model = session.get(BaseModel, model_id) if model_id else None
+        adapter_key = f"adapter-{adapter.id}" if adapter is not None else None
+        adapter_dir = get_settings().data_dir / adapter.path if adapter is not None else None
+        messages, with_base = list(generation.messages), generation.with_base and adapter is not None
+        decoding_args = (generation.max_new_tokens, generation.temperature, generation.seed)
+    try:
+        from worker.generation.engine import Decoding, Request, engine_for
+
+        engine = engine_for(_model_folder(model), model.name if model else None)
+        name = engine.use_adapter(adapter_key, adapter_dir) if adapter_key and adapter_dir else None
+        prompt = engine.chat_prompt(messages)
+        requests = [Request(prompt, name)] + ([Request(prompt, None)] if with_base else [])
+        drafts = engine.generate(requests, Decoding(*decoding_args))
+    except Exception as exc:
+        log.exception("generation %s failed", generation_id)
+        _end(Generation, generation_id, owner, {"state": "failed", "error": plain_error(exc, "the draft")})
+        return "failed"
+    values = {
+        "state": "succeeded", "output": drafts[0].text, "stop_reason": drafts[0].stop,
+        "prompt_tokens": len(prompt), "completion_tokens": drafts[0].tokens,
+        "base_output": drafts[1].text if with_base else None,
+    }  # fmt: skip
+    return "succeeded" if _end(Generation, generation_id, owner, values) else "superseded"
