@@ -23,6 +23,7 @@ KIND_LABELS = {
 STOP_TEXTS = {
     "length": "Cut off at the length limit",
     "repetition": "Stopped because it began repeating itself",
+    "too_long": "Not written: the brief is longer than the model can read",
 }
 STATE_BADGES = {
     "queued": ("Waiting for a worker", "badge"),

@@ -186,8 +186,10 @@ class Engine:
                 max_new_tokens=new_tokens, stop_ids=self.stop_ids, temperature=decoding.temperature,
                 seed=decoding.seed, adapter_names=names,
             )  # fmt: skip
+        # A byte-level model can write NUL, which PostgreSQL text cannot hold: it never belongs in a draft.
         return [
-            Draft(self.tokenizer.decode(t, skip_special_tokens=True), tuple(t), stop) for t, stop in ended
+            Draft(self.tokenizer.decode(t, skip_special_tokens=True).replace("\x00", ""), tuple(t), stop)
+            for t, stop in ended
         ]
 
     @contextlib.contextmanager
