@@ -9,7 +9,8 @@ a shared machine hits them alike:
   packed      + packed rows (block-diagonal SDPA mask), still full logits
   head-only   + the output layer on answer positions only
   segments    + attention per packed example (no mask, causal kernel)
-  fused-lora  + LoRA layers in one autograd function (Lastmile as the worker runs it)
+  long-rows   + one row of up to 2 x the longest example per pass (no padding between rows)
+  fused-lora  + LoRA layers in one autograd function, cheaper dropout masks (the worker's path)
 
 CPU seconds (all threads of this process) are the steady measure on a busy machine; wall seconds too.
 """
@@ -27,14 +28,15 @@ from bench.recipe_arms import EXAMPLES_PER_STEP
 from bench.recipe_data import make_examples, split
 from bench.training_recipes import MODEL_DIR
 from worker.training.attention import use_segment_attention
-from worker.training.batching import micro_batches, padded_batches, step_indices
+from worker.training.batching import padded_batches, step_indices
 from worker.training.config import Runtime
 from worker.training.data import load_tokenizer, prepare
 from worker.training.lora_fused import fuse_lora
-from worker.training.loss import hf_padded_loss, loss_sum
+from worker.training.loss import FastPaths, hf_padded_loss, loss_sum
 from worker.training.model import load_base, trainable_parameters, with_lora
+from worker.training.session import step_batches
 
-LEVELS = ("padded", "packed", "head-only", "segments", "fused-lora")
+LEVELS = ("padded", "packed", "head-only", "segments", "long-rows", "fused-lora")
 ROWS_PER_PASS = 2
 
 
@@ -55,7 +57,9 @@ def _step(level: str, model: Any, optimizer: Any, chunk: list, pad_id: int) -> i
             # The labels loss is a mean over the batch's answer tokens; weigh it back to a per-step mean.
             (hf_padded_loss(model, batch) * batch.loss_tokens / answers).backward()
     else:
-        batches = micro_batches(chunk, ROWS_PER_PASS, pad_id)
+        long_rows = LEVELS.index(level) >= LEVELS.index("long-rows")
+        fast = FastPaths(segment_attention=long_rows)
+        batches = step_batches(chunk, ROWS_PER_PASS, pad_id, fast)
         answers = sum(b.loss_tokens for b in batches)
         head_only = LEVELS.index(level) >= LEVELS.index("head-only")
         for batch in batches:

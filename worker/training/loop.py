@@ -14,14 +14,13 @@ import torch
 from app.training.presets import Hyperparameters, steps_per_epoch, total_steps, validate
 from worker.training import checkpoints as ckpt
 from worker.training.adapter_card import base_model_info, model_card, write_adapter
-from worker.training.batching import micro_batches
 from worker.training.config import TrainingError, pick_runtime
 from worker.training.data import ExampleLike, PreparedData, dropped_message, load_tokenizer, prepare
 from worker.training.lora_fused import fuse_lora
 from worker.training.loss import check_fast_paths
 from worker.training.model import load_base, trainable_parameters, with_lora
 from worker.training.progress import Progress, RunState, TrainResult
-from worker.training.session import Session, heldout_check, train_step
+from worker.training.session import Session, heldout_check, step_batches, train_step
 
 # Settings that do not change the trajectory may differ on resume (e.g. a longer checkpoint interval).
 RESUME_FREE = {"eval_every_steps", "checkpoint_every_steps"}
@@ -160,7 +159,7 @@ def train(
         params=params,
         optimizer=torch.optim.AdamW(list(params.values()), lr=hp.learning_rate, weight_decay=0.0),
         train_data=train_data,
-        heldout_batches=micro_batches(heldout_data.examples, hp.batch_size, pad_id, fast.packing),
+        heldout_batches=step_batches(heldout_data.examples, hp.batch_size, pad_id, fast),
         heldout_count=len(heldout_data.examples),
         pad_id=pad_id,
         fast=fast,

@@ -14,7 +14,7 @@ import torch
 from app.training.presets import Hyperparameters
 from worker.training.batching import MicroBatch, micro_batches, step_indices
 from worker.training.config import Runtime
-from worker.training.data import PreparedData
+from worker.training.data import PreparedData, TokenizedExample
 from worker.training.loss import FastPaths, evaluate, loss_sum
 from worker.training.progress import Progress, RunState, eta_seconds
 
@@ -92,12 +92,27 @@ class Session:
         )
 
 
+def step_batches(
+    examples: list[TokenizedExample], rows_per_batch: int, pad_id: int, fast: FastPaths
+) -> list[MicroBatch]:
+    """The forward passes for `examples` with the speed-ups the model supports.
+
+    With attention per packed example a row's length no longer costs attention work, so each pass is one
+    row of up to `rows_per_batch` x the longest example: the same memory bound as `rows_per_batch` rows,
+    and no padding where rows of one pass would differ in length.
+    """
+    if fast.segment_attention and examples:
+        longest = max(len(example.ids) for example in examples)
+        return micro_batches(examples, 1, pad_id, capacity=rows_per_batch * longest)
+    return micro_batches(examples, rows_per_batch, pad_id, pack=fast.packing)
+
+
 def train_step(run: Session, step: int) -> float:
     """One optimizer step (0-based `step`); returns its mean loss per answer token."""
     started = time.monotonic()
     indices = step_indices(len(run.train_data.examples), run.hp.examples_per_step, run.hp.seed, step)
     examples = [run.train_data.examples[i] for i in indices]
-    batches = micro_batches(examples, run.hp.batch_size, run.pad_id, pack=run.fast.packing)
+    batches = step_batches(examples, run.hp.batch_size, run.pad_id, run.fast)
     answer_tokens = sum(batch.loss_tokens for batch in batches)
     for group in run.optimizer.param_groups:
         group["lr"] = run.hp.learning_rate * lr_factor(step, run.total)
