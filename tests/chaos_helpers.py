@@ -27,12 +27,14 @@ from tests.conftest import REDIS_PREFIX, REDIS_URL, ROOT, wait_for
 ARTIFACT = ROOT / "test-artifacts" / "chaos.json"
 # Small, fast runs: one step per 2 examples, a tiny LoRA rank; `epochs` sets how long a run trains.
 FAST = {"batch_size": 2, "grad_accum": 1, "max_length": 256, "rank": 4, "alpha": 8, "epochs": 2}
-# Short heartbeat, stale and reap intervals for the test process and every worker started after it.
+# Short heartbeat, stale and reap intervals for the test process and every worker started after it, and
+# short comparisons (each succeeded run queues one on the same worker; these tests do not read them).
 FAST_LEASES = {
     "LASTMILE_RUN_HEARTBEAT_SECONDS": "0.5",
     "LASTMILE_RUN_STALE_SECONDS": "4",
     "LASTMILE_RUN_REAP_SECONDS": "1",
     "LASTMILE_RUN_CANCEL_CHECK_SECONDS": "0.5",
+    "LASTMILE_COMPARISON_MAX_NEW_TOKENS": "4",
 }
 
 
@@ -248,11 +250,13 @@ class PageWatch:
         self.client, self.data_dir, self.run_ids = client, data_dir, run_ids
         self.final: dict[int, str] = {}
         self.seen: dict[int, list[str]] = {run_id: [] for run_id in run_ids}
-        self.polls = 0
+        self.polls, self.last = 0, 0.0
 
     def __call__(self) -> None:
-        """One poll of every watched run."""
-        self.polls += 1
+        """One poll of every watched run, at most once a second (as the page polls; the CPU is shared)."""
+        if time.monotonic() - self.last < 1:
+            return
+        self.polls, self.last = self.polls + 1, time.monotonic()
         for run_id in self.run_ids:
             data = self.client.get(f"/api/runs/{run_id}").json()
             state, text = data["state"], data["status_text"]
