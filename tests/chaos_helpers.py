@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Adapter, Run, RunLogLine
-from tests.conftest import REDIS_PREFIX, REDIS_URL, ROOT, wait_for
+from tests.conftest import ROOT, wait_for
 
 ARTIFACT = ROOT / "test-artifacts" / "chaos.json"
 # Small, fast runs: one step per 2 examples, a tiny LoRA rank; `epochs` sets how long a run trains.
@@ -161,19 +160,6 @@ def start_run_process(
     )
 
 
-def flush_broker() -> int:
-    """Delete every broker key of this test session (a Redis restart without persistence, for our keys
-    only: the Redis is shared); returns how many there were."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(f"{REDIS_PREFIX}*"))
-        if keys:
-            client.delete(*keys)
-        return len(keys)
-    finally:
-        client.close()
-
-
 def fresh(session: Session, run_id: int) -> Run:
     """The run as the database holds it now."""
     session.expire_all()
@@ -252,9 +238,9 @@ class PageWatch:
         self.seen: dict[int, list[str]] = {run_id: [] for run_id in run_ids}
         self.polls, self.last = 0, 0.0
 
-    def __call__(self) -> None:
-        """One poll of every watched run, at most once a second (as the page polls; the CPU is shared)."""
-        if time.monotonic() - self.last < 1:
+    def __call__(self, force: bool = False) -> None:
+        """One poll of every watched run, at most once a second unless forced (the CPU is shared)."""
+        if not force and time.monotonic() - self.last < 1:
             return
         self.polls, self.last = self.polls + 1, time.monotonic()
         for run_id in self.run_ids:

@@ -30,7 +30,6 @@ from tests.chaos_helpers import (
     attempt_starts,
     black_hole,
     epoch,
-    flush_broker,
     fresh,
     gone,
     holder_pid,
@@ -39,7 +38,7 @@ from tests.chaos_helpers import (
     start_run_process,
     until_state,
 )
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, flush_broker, wait_for
 from tests.run_helpers import make_actor, make_dataset, register_tiny
 
 # 90 s for the test itself; the session's one-off set-up (migrations, the tiny model) is not its own time.
@@ -50,17 +49,15 @@ _DATASETS = itertools.count(1)
 
 @pytest.fixture
 def chaos_env(env, monkeypatch):
-    """Short leases for this process and the workers the test starts, on an empty broker (tasks a killed
-    worker of another test left behind are not this test's)."""
+    """Short leases for this process and the workers the test starts (the `env` fixture empties the broker
+    after each test, so tasks a killed worker of another test left behind never reach these)."""
     for key, value in FAST_LEASES.items():
         monkeypatch.setenv(key, value)
     env.update(FAST_LEASES)
     from app.settings import get_settings
 
     get_settings.cache_clear()
-    flush_broker()
-    yield env
-    flush_broker()
+    return env
 
 
 @pytest.fixture
@@ -112,10 +109,18 @@ def _resumed_steps(session, run_id: int) -> list[int]:
 
 
 def _last_checkpoint(data_dir, run_id: int) -> int:
-    """The step of the newest complete checkpoint in the run's work folder."""
+    """The step of the newest complete checkpoint in the run's work folder (0: none)."""
     from worker.training.checkpoints import complete_checkpoints
 
-    return complete_checkpoints(data_dir / "runs" / str(run_id) / "checkpoints")[-1][0]
+    found = complete_checkpoints(data_dir / "runs" / str(run_id) / "checkpoints")
+    return found[-1][0] if found else 0
+
+
+def _checkpointed(session, data_dir, run_id: int, timeout: float = 45):
+    """Wait for the run's first complete checkpoint, watching the disk (the database's step is written once a
+    second, and a tiny run trains many steps in a second); returns the run."""
+    wait_for(lambda: _last_checkpoint(data_dir, run_id), timeout=timeout, interval=0.05)
+    return fresh(session, run_id)
 
 
 def _running_at(session, run_id: int, step: int, timeout: float = 45):
@@ -198,10 +203,11 @@ def test_an_interruption_gives_its_attempt_back_and_a_hard_limit_fails_only_the_
 def test_a_sigkilled_worker_resumes_the_run_from_its_last_complete_checkpoint(
     victim, workers, session, workspace_id, data_dir, client
 ):
-    (run,) = _start(session, workspace_id, {"epochs": 5, "checkpoint_every_steps": 4, "eval_every_steps": 20})
+    hp = {"epochs": 10, "checkpoint_every_steps": 4, "eval_every_steps": 40}
+    (run,) = _start(session, workspace_id, hp)
     watch = PageWatch(client, data_dir, [run.id])
     worker = workers().start()
-    holder = holder_pid(_running_at(session, run.id, 6))
+    holder = holder_pid(_checkpointed(session, data_dir, run.id))
     assert holder in worker.pool()
     if victim == "pool process":
         os.kill(holder, signal.SIGKILL)  # as the OOM killer would
@@ -328,7 +334,8 @@ def test_a_crash_between_the_commit_and_the_publish_still_runs_the_run_once(
 def test_a_flushed_broker_loses_no_run_and_the_pages_stay_true(
     workers, session, workspace_id, data_dir, client
 ):
-    (running,), (waiting,) = _start(session, workspace_id, {"epochs": 4}), _start(session, workspace_id, {})
+    (running,) = _start(session, workspace_id, {"epochs": 10, "eval_every_steps": 2})
+    (waiting,) = _start(session, workspace_id, {})
     watch = PageWatch(client, data_dir, [running.id, waiting.id])
     workers().start()
     wait_for(lambda: (watch() or True) and fresh(session, running.id).step >= 3, timeout=60)
@@ -342,6 +349,7 @@ def test_a_flushed_broker_loses_no_run_and_the_pages_stay_true(
         done = until_state(session, run.id, ("succeeded", "failed"), timeout=60, check=watch)
         assert done.state == "succeeded" and done.attempt == 1, (run.id, done.error)
         assert_complete_adapter(data_dir, session, run.id)
+    watch(force=True)
     assert all(states[-1] == "succeeded" for states in watch.seen.values()), watch.seen
     record(
         "broker_flush[postgresql]",
@@ -355,7 +363,9 @@ def test_sigterm_checkpoints_requeues_and_resumes_without_using_an_attempt(
     workers, session, workspace_id, data_dir, client
 ):
     # No periodic checkpoints: whatever the new worker resumes from was written at the interruption.
-    (run,) = _start(session, workspace_id, {"epochs": 4, "checkpoint_every_steps": 10_000})
+    # Held-out checks every 2 steps write the progress at once, so the stop lands early in the run.
+    hp = {"epochs": 8, "checkpoint_every_steps": 10_000, "eval_every_steps": 2}
+    (run,) = _start(session, workspace_id, hp)
     watch = PageWatch(client, data_dir, [run.id])
     worker = workers().start()
     _running_at(session, run.id, 4)
@@ -394,9 +404,9 @@ def test_sigterm_checkpoints_requeues_and_resumes_without_using_an_attempt(
 @POSTGRESQL
 @pytest.mark.worker
 def test_a_frozen_worker_process_is_reaped_and_the_run_resumes(workers, session, workspace_id, data_dir):
-    (run,) = _start(session, workspace_id, {"epochs": 4, "checkpoint_every_steps": 4})
+    (run,) = _start(session, workspace_id, {"epochs": 10, "checkpoint_every_steps": 4})
     worker = workers().start()
-    frozen = holder_pid(_running_at(session, run.id, 6))
+    frozen = holder_pid(_checkpointed(session, data_dir, run.id))
     os.kill(frozen, signal.SIGSTOP)  # no heartbeat, no progress: as a process hung in a driver call
     frozen_at = time.time()
     resumed = wait_for(lambda: (r := fresh(session, run.id)).attempt == 2 and r.state == "running" and r, 40)
@@ -421,8 +431,8 @@ def test_a_frozen_worker_process_is_reaped_and_the_run_resumes(workers, session,
 def test_runs_past_the_time_limits_fail_with_a_reason_and_the_worker_takes_the_next(
     chaos_env, monkeypatch, workers, session, workspace_id, data_dir
 ):
-    # A 25 s limit per run, a kill 2 s after it; the reaper's stale limit is longer, so the limits act first.
-    limits = {"LASTMILE_RUN_TIME_LIMIT_SECONDS": "25", "LASTMILE_RUN_KILL_GRACE_SECONDS": "2",
+    # A 20 s limit per run, a kill 2 s after it; the reaper's stale limit is longer, so the limits act first.
+    limits = {"LASTMILE_RUN_TIME_LIMIT_SECONDS": "20", "LASTMILE_RUN_KILL_GRACE_SECONDS": "2",
               "LASTMILE_RUN_STALE_SECONDS": "120"}  # fmt: skip
     for key, value in limits.items():
         monkeypatch.setenv(key, value)
@@ -431,7 +441,7 @@ def test_runs_past_the_time_limits_fail_with_a_reason_and_the_worker_takes_the_n
     (slow,) = _start(session, workspace_id, {"epochs": 100})  # the soft limit stops it
     (quick,) = _start(session, workspace_id, {})
     worker = workers().start()
-    frozen = holder_pid(_running_at(session, stuck.id, 2, timeout=20))  # before its soft limit
+    frozen = holder_pid(_running_at(session, stuck.id, 2, timeout=15))  # before its soft limit
     os.kill(frozen, signal.SIGSTOP)
     ends = {}
     for run in (stuck, slow, quick):
@@ -440,7 +450,7 @@ def test_runs_past_the_time_limits_fail_with_a_reason_and_the_worker_takes_the_n
     for run in (stuck, slow):
         assert ends[run.id].state == "failed" and ends[run.id].attempt == 1, ends[run.id].error
         assert ends[run.id].error.startswith(limit_message), ends[run.id].error
-    assert "Hard time limit (27s) exceeded" in worker.text() and gone(frozen)
+    assert "Hard time limit (22s) exceeded" in worker.text() and gone(frozen)
     # The soft limit may land anywhere (mid-import): that pool process is replaced before the next run.
     assert "this pool process is replaced" in worker.text()
     assert ends[quick.id].state == "succeeded", ends[quick.id].error

@@ -243,11 +243,15 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
         return _fail(run, owner, str(exc))
     except Exception as exc:
         log.exception("run %s failed", run.id)
-        writer.flush()
-        outcome = _fail(run, owner, _plain_error(exc))
-        if isinstance(exc, SoftTimeLimitExceeded):
-            # Raised wherever the process was, mid-import say: what it left half-done would break every later
-            # task here, so this pool process ends once the failure is written, and Celery starts a new one.
+        timed_out = _time_limit_hit(exc)
+        try:
+            writer.flush()
+        except Exception:  # the error may have broken a database connection; the outcome matters more
+            log.warning("run %s: the last progress could not be written", run.id)
+        outcome = _fail(run, owner, time_limit_message() if timed_out else _plain_error(exc))
+        if timed_out:
+            # Raised wherever the process was, mid-import or mid-query: what it left half-done would break
+            # later tasks here, so this pool process ends once the failure is written (Celery starts another).
             log.warning("run %s reached the time limit: this pool process is replaced", run.id)
             raise SystemExit(1) from exc
         return outcome
@@ -290,10 +294,17 @@ def _stopped(run: Run, owner: str, work_dir: Path) -> str:
     return "cancelled"
 
 
+def _time_limit_hit(exc: BaseException | None) -> bool:
+    """Whether the soft time limit raised `exc`, or an error raised as it unwound (a query it cut short)."""
+    while exc is not None:
+        if isinstance(exc, SoftTimeLimitExceeded):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _plain_error(exc: Exception) -> str:
     """A message for business users about an unexpected error."""
-    if isinstance(exc, SoftTimeLimitExceeded):
-        return time_limit_message()
     if "out of memory" in str(exc).lower():
         return (
             "The worker ran out of memory. Pick a smaller model, a smaller batch size or a shorter maximum "
