@@ -15,6 +15,17 @@ RUN make static/vendor/.installed
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     LASTMILE_DATA_DIR=/data LASTMILE_MODEL_CACHE_DIR=/models
+# `lastmile backup` dumps PostgreSQL with pg_dump, which refuses a server newer than itself: the client comes
+# from PostgreSQL's own apt repository at the major version of docker-compose.yml's `db` image.
+ARG PG_MAJOR=16
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates curl \
+ && install -d /usr/share/postgresql-common/pgdg \
+ && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
+      https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc]" \
+      "https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update -qq && apt-get install -y -qq --no-install-recommends "postgresql-client-$PG_MAJOR" \
+ && apt-get purge -y -qq curl && apt-get autoremove -y -qq && rm -rf /var/lib/apt/lists/*
 # An unprivileged user owns the data folders; a named volume mounted there starts out with this owner.
 RUN useradd --create-home --uid 1000 lastmile \
  && mkdir -p /data /models && chown lastmile:lastmile /data /models

@@ -11,7 +11,7 @@ run: setup
 
 test: setup chromium
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs --durations=30
 
 MODEL := data/models/smollm2-135m-instruct/lastmile-model.json
 

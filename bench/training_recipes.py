@@ -5,8 +5,9 @@ On the bundled SmolLM2-135M-Instruct, the same seeded business-like pairs and th
 layers, r=16, alpha=32, dropout 0.05), each arm trains `--steps` optimizer steps of 8 examples in a process
 of its own (so its peak memory is its own): B0 = TRL's SFTTrainer with its defaults, B1 = transformers
 Trainer + PEFT tuned by hand, Lastmile = the worker's `train`. Then G0 (one prompt at a time, base then
-adapted) against Lastmile's comparison path, when bench/generation_arms.py is there. Ratios are measured
-in this one sitting, never asserted in tests. It prints a table and, as its last line, one JSON object.
+adapted) against Lastmile's comparison path (bench/generation_arms.py), on Lastmile's adapter. Ratios
+are measured in this one sitting, never asserted in tests. It prints a table and, as its last line, one
+JSON object.
 """
 
 import argparse
@@ -27,8 +28,6 @@ from worker.training.data import load_tokenizer, prepare
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "smollm2-135m-instruct"
 TRAINING_ARMS = ("b0", "b1", "lastmile")
-# The comparison-generation arms come from bench/generation_arms.py; its author marks it ready with this file.
-GENERATION_READY = Path("/tmp/h5w_bench.done")
 
 
 def run_in_subprocess(arm: str, spec: Spec, folder: Path) -> dict[str, Any]:
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         arms[arm] = result if "error" in result else result | derived(result, flops, peak)
     generation = None
     adapter = arms.get("lastmile", {}).get("adapter_dir")
-    if "gen" in wanted and adapter and GENERATION_READY.exists():
+    if "gen" in wanted and adapter:
         print("running gen (G0 vs Lastmile comparison drafts) ...", flush=True)
         generation = run_in_subprocess("gen", Spec(**{**asdict(spec), "adapter_dir": adapter}), folder)
     sgemm_after = sgemm_gflops()

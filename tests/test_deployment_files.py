@@ -246,6 +246,13 @@ def test_web_image_is_slim_and_worker_image_has_the_ml_stack():
         assert "USER lastmile" in stages[stage]
 
 
+def test_images_hold_a_pg_dump_for_the_database_server():
+    """`lastmile backup` runs pg_dump, which refuses a server of a newer major version than itself."""
+    server = re.fullmatch(r"postgres:(\d+)(?:[.-].*)?", _services()["db"]["image"]).group(1)
+    base = _dockerfile_stages()["base"]
+    assert f"ARG PG_MAJOR={server}" in base and '"postgresql-client-$PG_MAJOR"' in base
+
+
 def test_dockerignore_keeps_secrets_and_local_state_out():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".env", ".git", ".venv", "data", "node_modules", "static/vendor", "test-artifacts"} <= ignored
