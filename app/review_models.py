@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models import Base, utcnow
 
-# queued → running → succeeded | failed (a comparison or generation is short: no cancel, no resume)
+# queued → running → succeeded | failed (no cancel; a comparison whose worker died goes on from its drafts)
 GENERATION_STATES = ("queued", "running", "succeeded", "failed")
 # What a reviewer chose, in terms of the models (the page shows A and B in a random order).
 CHOICES = ("adapted", "base", "same", "both_bad")
@@ -32,11 +32,16 @@ class Comparison(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     # Generation settings used (max_new_tokens, seed, ...): the drafts are reproducible from them.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Which delivery of the task is writing it (a duplicate delivery leaves it alone).
+    # Which delivery of the task is writing it (a duplicate delivery leaves it alone), and its lease: the
+    # holder refreshes heartbeat_at; a stale one is re-queued, or failed after run_max_attempts attempts.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     worker: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(Float)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When its task was last published (lost messages are published again).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     items: Mapped[list["ComparisonItem"]] = relationship(
@@ -113,8 +118,12 @@ class Generation(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     # eos | length | repetition, of `output`
     stop_reason: Mapped[str] = mapped_column(String(20), default="")
+    # The lease, as on comparisons.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     worker: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,29 +1,32 @@
 """The comparison and generation tasks' bodies: take the row, write the drafts, end it with a plain message.
 
 `execute_comparison(comparison_id)` and `execute_generation(generation_id)` are what the Celery tasks
-`lastmile.compare_adapter` and `lastmile.generate` call. A delivery works on a row only after a conditional
-UPDATE moved it from queued (or from a running state whose worker has been silent longer than
-run_stale_seconds) to running under its own lease owner; every later write is conditional on that owner, so
-a duplicate delivery does nothing and a superseded one stops. torch and the engine are imported only after
-the row is taken.
+`lastmile.compare_adapter` and `lastmile.generate` call. A delivery works on a row only after taking its lease
+(worker/job_lease.py: from queued, or from running whose heartbeat is older than run_stale_seconds) and keeps
+the heartbeat fresh while it works; every later write is conditional on its lease owner, so a duplicate
+delivery does nothing and a superseded one stops. torch and the engine are imported only after the row is
+taken.
 """
 
 import logging
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import update
 
 from app.db import session_scope
 from app.models import Adapter, BaseModel, utcnow
 from app.review_models import Comparison, ComparisonItem, Generation
 from app.settings import get_settings
+from worker.job_lease import Job, heartbeat, take
+from worker.run_progress import Heartbeat
 from worker.run_task import resolve_model_dir, worker_name
 
 log = logging.getLogger(__name__)
@@ -41,25 +44,18 @@ def _owner() -> str:
     return f"{worker_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _take(session: Session, table: type[Comparison] | type[Generation], row_id: int, owner: str) -> bool:
-    """Move the row to running under `owner` (committed) if it is queued or its worker went silent."""
-    cutoff = utcnow() - timedelta(seconds=get_settings().run_stale_seconds)
-    values: dict[str, Any] = {"state": "running", "lease_owner": owner, "worker": worker_name()}
-    values |= {"started_at": utcnow(), "error": None}
-    if table is Comparison:
-        values["status_text"] = "Starting"
-    won = session.execute(
-        update(table)
-        .execution_options(synchronize_session=False)
-        .where(table.id == row_id)
-        .where(or_(table.state == "queued", (table.state == "running") & (table.started_at < cutoff)))
-        .values(**values)
-    ).rowcount
-    session.commit()
-    return bool(won)
+@contextmanager
+def _beating(table: Job, row_id: int, owner: str) -> Iterator[None]:
+    """Keep this delivery's lease on the row fresh while the body works (a real model takes minutes)."""
+    beat = Heartbeat(row_id, owner, partial(heartbeat, table))
+    beat.start()
+    try:
+        yield
+    finally:
+        beat.stopped.set()
 
 
-def _end(table: type[Comparison] | type[Generation], row_id: int, owner: str, values: dict[str, Any]) -> bool:
+def _end(table: Job, row_id: int, owner: str, values: dict[str, Any]) -> bool:
     """Write the row's end state if this delivery still holds it (committed)."""
     with session_scope() as session:
         return bool(
@@ -163,7 +159,7 @@ def execute_comparison(comparison_id: int) -> str:
     """Write base and adapted drafts for every held-out example of a comparison; returns what happened."""
     owner = _owner()
     with session_scope() as session:
-        if not _take(session, Comparison, comparison_id, owner):
+        if not take(session, Comparison, comparison_id, owner, worker_name()):
             log.info("comparison %s: not taken by this delivery (finished or held elsewhere)", comparison_id)
             return "skipped"
         comparison = session.get(Comparison, comparison_id, populate_existing=True)
@@ -177,42 +173,44 @@ def execute_comparison(comparison_id: int) -> str:
         )
         seed = int(comparison.settings.get("seed", 0))
         adapter_key, adapter_dir = f"adapter-{adapter.id}", get_settings().data_dir / adapter.path
-    started = time.monotonic()
-    try:
-        from worker.generation.engine import Decoding, Request, engine_for
+    with _beating(Comparison, comparison_id, owner):
+        started = time.monotonic()
+        try:
+            from worker.generation.engine import Decoding, Request, engine_for
 
-        engine = engine_for(_model_folder(model), model.name if model else None)
-        name = engine.use_adapter(adapter_key, adapter_dir)
-        requests, sides, done = [], [], set()
-        for item_id, instruction, input, base_output, adapted_output in items:
-            if base_output is not None and adapted_output is not None:
-                done.add(item_id)  # a resumed comparison keeps the drafts written before
-                continue
-            prompt = engine.example_prompt(instruction, input)
-            for adapted, output in ((False, base_output), (True, adapted_output)):
-                if output is None:
-                    requests.append(Request(prompt, name if adapted else None))
-                    sides.append(_Side(item_id, adapted))
-        writer = ComparisonWriter(comparison_id, owner, sides, done, len(items))
-        engine.generate(requests, Decoding(max_new_tokens, seed=seed), on_batch=writer)
-    except LeaseLost:
-        log.warning("comparison %s: taken over by another delivery; this one stops", comparison_id)
-        return "superseded"
-    except Exception as exc:
-        log.exception("comparison %s failed", comparison_id)
-        message = plain_error(exc, "the drafts")
-        _end(Comparison, comparison_id, owner, {"state": "failed", "error": message, "status_text": message})
-        return "failed"
-    values = {"state": "succeeded", "status_text": "Finished", "done": len(items)}
-    ended = _end(Comparison, comparison_id, owner, values | {"seconds": round(time.monotonic() - started, 2)})
-    return "succeeded" if ended else "superseded"
+            engine = engine_for(_model_folder(model), model.name if model else None)
+            name = engine.use_adapter(adapter_key, adapter_dir)
+            requests, sides, done = [], [], set()
+            for item_id, instruction, input, base_output, adapted_output in items:
+                if base_output is not None and adapted_output is not None:
+                    done.add(item_id)  # a resumed comparison keeps the drafts written before
+                    continue
+                prompt = engine.example_prompt(instruction, input)
+                for adapted, output in ((False, base_output), (True, adapted_output)):
+                    if output is None:
+                        requests.append(Request(prompt, name if adapted else None))
+                        sides.append(_Side(item_id, adapted))
+            writer = ComparisonWriter(comparison_id, owner, sides, done, len(items))
+            engine.generate(requests, Decoding(max_new_tokens, seed=seed), on_batch=writer)
+        except LeaseLost:
+            log.warning("comparison %s: taken over by another delivery; this one stops", comparison_id)
+            return "superseded"
+        except Exception as exc:
+            log.exception("comparison %s failed", comparison_id)
+            message = plain_error(exc, "the drafts")
+            failed = {"state": "failed", "error": message, "status_text": message}
+            _end(Comparison, comparison_id, owner, failed)
+            return "failed"
+        values = {"state": "succeeded", "status_text": "Finished", "done": len(items)}
+        values["seconds"] = round(time.monotonic() - started, 2)
+        return "succeeded" if _end(Comparison, comparison_id, owner, values) else "superseded"
 
 
 def execute_generation(generation_id: int) -> str:
     """Answer a generation's messages (with the base model too, when asked); returns what happened."""
     owner = _owner()
     with session_scope() as session:
-        if not _take(session, Generation, generation_id, owner):
+        if not take(session, Generation, generation_id, owner, worker_name()):
             log.info("generation %s: not taken by this delivery (finished or held elsewhere)", generation_id)
             return "skipped"
         generation = session.get(Generation, generation_id, populate_existing=True)
@@ -224,21 +222,23 @@ def execute_generation(generation_id: int) -> str:
         adapter_dir = get_settings().data_dir / adapter.path if adapter is not None else None
         messages, with_base = list(generation.messages), generation.with_base and adapter is not None
         decoding_args = (generation.max_new_tokens, generation.temperature, generation.seed)
-    try:
-        from worker.generation.engine import Decoding, Request, engine_for
+    with _beating(Generation, generation_id, owner):
+        try:
+            from worker.generation.engine import Decoding, Request, engine_for
 
-        engine = engine_for(_model_folder(model), model.name if model else None)
-        name = engine.use_adapter(adapter_key, adapter_dir) if adapter_key and adapter_dir else None
-        prompt = engine.chat_prompt(messages)
-        requests = [Request(prompt, name)] + ([Request(prompt, None)] if with_base else [])
-        drafts = engine.generate(requests, Decoding(*decoding_args))
-    except Exception as exc:
-        log.exception("generation %s failed", generation_id)
-        _end(Generation, generation_id, owner, {"state": "failed", "error": plain_error(exc, "the draft")})
-        return "failed"
-    values = {
-        "state": "succeeded", "output": drafts[0].text, "stop_reason": drafts[0].stop,
-        "prompt_tokens": len(prompt), "completion_tokens": drafts[0].tokens,
-        "base_output": drafts[1].text if with_base else None,
-    }  # fmt: skip
-    return "succeeded" if _end(Generation, generation_id, owner, values) else "superseded"
+            engine = engine_for(_model_folder(model), model.name if model else None)
+            name = engine.use_adapter(adapter_key, adapter_dir) if adapter_key and adapter_dir else None
+            prompt = engine.chat_prompt(messages)
+            requests = [Request(prompt, name)] + ([Request(prompt, None)] if with_base else [])
+            drafts = engine.generate(requests, Decoding(*decoding_args))
+        except Exception as exc:
+            log.exception("generation %s failed", generation_id)
+            failed = {"state": "failed", "error": plain_error(exc, "the draft")}
+            _end(Generation, generation_id, owner, failed)
+            return "failed"
+        values = {
+            "state": "succeeded", "output": drafts[0].text, "stop_reason": drafts[0].stop,
+            "prompt_tokens": len(prompt), "completion_tokens": drafts[0].tokens,
+            "base_output": drafts[1].text if with_base else None,
+        }  # fmt: skip
+        return "succeeded" if _end(Generation, generation_id, owner, values) else "superseded"

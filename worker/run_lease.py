@@ -3,20 +3,23 @@
 A delivery of the train task owns a run only after a conditional UPDATE (compare-and-swap on the attempt
 number) moved it to `running` under its own lease owner; two deliveries can never both win. The owner
 proves it is alive by refreshing `heartbeat_at`; a run whose heartbeat is older than run_stale_seconds
-is re-queued (it resumes from its last checkpoint) or, past run_max_attempts, failed. No torch here.
+is re-queued (it resumes from its last checkpoint) or, past run_max_attempts, failed. The reaper's round
+(`look_after_runs`) also looks after comparisons and generations (worker/job_lease.py). No torch here.
 """
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Run, RunLogLine, utcnow
-from app.services.runs import STATE_TEXT, publish_run, republish_lost
+from app.services.job_queue import republish_lost, stale_cutoff
+from app.services.runs import STATE_TEXT, publish_run
 from app.settings import get_settings
 from app.training.estimate import duration_text
+from worker.job_lease import reap_stale_jobs
 
 log = logging.getLogger(__name__)
 INTERRUPTED_TEXT = "Waiting for a worker (interrupted, will resume)"
@@ -39,11 +42,6 @@ def time_limit_message() -> str:
         f"The run took longer than this server's time limit for one run ({limit}) and was stopped. Use "
         "fewer passes or a smaller dataset, or ask your administrator to raise the limit."
     )
-
-
-def stale_cutoff() -> datetime:
-    """Heartbeats older than this belong to dead workers."""
-    return utcnow() - timedelta(seconds=get_settings().run_stale_seconds)
 
 
 def _log(session: Session, run: Run, message: str) -> None:
@@ -259,7 +257,11 @@ def reap_stale_runs(session: Session, stop_holder: Callable[[str], None] | None 
     return republished
 
 
-def look_after_runs(session: Session, stop_holder: Callable[[str], None] | None = None) -> list[int]:
-    """The reaper's round: stale runs re-queued or failed, then queued runs whose messages were lost
-    published again; returns the ids published."""
-    return reap_stale_runs(session, stop_holder) + republish_lost(session)
+def look_after_runs(
+    session: Session, stop_holder: Callable[[str], None] | None = None
+) -> list[tuple[str, int]]:
+    """The reaper's round for the gpu queue's jobs: stale runs, comparisons and generations re-queued or
+    failed, then queued jobs whose messages were lost published again; returns (table, id) of each one
+    published."""
+    runs = [(Run.__tablename__, run_id) for run_id in reap_stale_runs(session, stop_holder)]
+    return runs + reap_stale_jobs(session, stop_holder) + republish_lost(session)

@@ -8,11 +8,13 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.sharedctypes import RawValue
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, update
+from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.models import Run, RunLogLine, utcnow
@@ -34,10 +36,13 @@ SHUTTING_DOWN = RawValue("b", 0)
 class Heartbeat(threading.Thread):
     """Refreshes the lease every run_heartbeat_seconds until stopped; remembers the last state seen."""
 
-    def __init__(self, run_id: int, owner: str) -> None:
-        """A daemon thread for `run_id` held by `owner`."""
+    def __init__(
+        self, run_id: int, owner: str, beat: Callable[[Session, int, str], str | None] = heartbeat
+    ) -> None:
+        """A daemon thread for row `run_id` held by `owner`; `beat` refreshes the lease (a run's by default,
+        a comparison's or generation's from worker/job_lease.py)."""
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.run_id, self.owner = run_id, owner
+        self.run_id, self.owner, self.beat = run_id, owner, beat
         self.stopped = threading.Event()
         self.state: str | None = "running"
 
@@ -47,7 +52,7 @@ class Heartbeat(threading.Thread):
         while not self.stopped.wait(interval):
             try:
                 with session_scope() as session:
-                    self.state = heartbeat(session, self.run_id, self.owner)
+                    self.state = self.beat(session, self.run_id, self.owner)
             except Exception as exc:  # a missed beat is harmless; a stale lease is the reaper's job
                 log.warning("run %s: heartbeat failed: %s", self.run_id, exc)
 

@@ -37,8 +37,8 @@ def train_run(run_id: int) -> str:
 
 
 @celery_app.task(name=REAP_RUNS)
-def reap_runs() -> list[int]:
-    """Re-queue or fail runs whose worker stopped sending heartbeats; publish again lost queued runs."""
+def reap_runs() -> list[tuple[str, int]]:
+    """Re-queue or fail gpu jobs whose worker stopped sending heartbeats; publish again lost queued ones."""
     with session_scope() as session:
         return look_after_runs(session)
 

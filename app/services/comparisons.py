@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.evaluation.similarity import chrf, length_ratio
-from app.models import Adapter, ExampleTag, Run
-from app.queue import COMPARE_ADAPTER, enqueue
+from app.models import Adapter, ExampleTag, Run, utcnow
 from app.review_models import Comparison, ComparisonItem
 from app.services.errors import NotFound
+from app.services.job_queue import publish_job
 from app.services.lookup import get_owned
 from app.settings import get_settings
 
@@ -39,6 +39,7 @@ def create_comparison(session: Session, adapter: Adapter) -> Comparison:
         workspace_id=adapter.workspace_id, adapter_id=adapter.id, total=len(rows), settings=settings,
         status_text="Waiting for a worker" if rows else "No held-out examples to compare",
         state="queued" if rows else "succeeded",
+        published_at=utcnow() if rows else None,  # committed with it: the publish may never happen
     )  # fmt: skip
     session.add(comparison)
     session.flush()
@@ -55,9 +56,9 @@ def create_comparison(session: Session, adapter: Adapter) -> Comparison:
 
 
 def publish_comparison(comparison: Comparison) -> None:
-    """Hand a committed, queued comparison to the gpu queue."""
+    """Hand a committed, queued comparison to the gpu queue (published again later if the broker is down)."""
     if comparison.state == "queued":
-        enqueue(COMPARE_ADAPTER, comparison.id)
+        publish_job(Comparison, comparison.id)
 
 
 # ---- reading comparisons ---------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.db import get_sessionmaker
 from app.models import BaseModel, Run, utcnow
-from app.queue import GENERATE, enqueue
 from app.review_models import Comparison, Generation
 from app.services.adapters import get_adapter
 from app.services.errors import FieldErrors, NotFound
+from app.services.job_queue import publish_job
 from app.services.lookup import get_owned
 from app.settings import get_settings
 
@@ -103,12 +103,13 @@ def request_generation(
     generation = Generation(
         workspace_id=workspace_id, created_by=user_id, base_model_id=model.id, adapter_id=adapter_id,
         purpose=purpose, messages=clean, with_base=with_base and adapter_id is not None,
-        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, published_at=utcnow(),
     )  # fmt: skip
     session.add(generation)
     session.commit()
-    # Published only after the commit: the worker must find the row it is told about.
-    enqueue(GENERATE, generation.id)
+    # Published only after the commit: the worker must find the row it is told about (a publish that fails
+    # or is lost is made again by the reaper: the row is the record).
+    publish_job(Generation, generation.id)
     return generation
 
 

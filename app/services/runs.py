@@ -5,21 +5,19 @@ write the same Run rows. Every transition is committed before it is acted on (pu
 """
 
 import json
-import logging
-from datetime import timedelta
 from typing import Any
 
-from kombu.exceptions import KombuError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.audit import record
 from app.auth.deps import Actor
 from app.curation.records import HELDOUT, TRAIN, ExampleRecord
 from app.models import Adapter, Dataset, Run, RunLogLine, utcnow
-from app.queue import GPU_QUEUE, TRAIN_RUN, enqueue, tasks_in_broker
 from app.services.datasets import EmptySnapshot, freeze_snapshot, get_dataset
 from app.services.errors import NotFound
+from app.services.job_queue import publish_job
+from app.services.job_queue import republish_lost as republish_lost_jobs
 from app.services.lookup import get_owned
 
 # LaunchCheck is re-exported: the routes import everything about runs from here.
@@ -29,7 +27,6 @@ from app.settings import get_settings
 from app.training.estimate import duration_text
 from app.training.presets import PRESET_NAMES, Hyperparameters
 
-log = logging.getLogger(__name__)
 CUSTOM = "custom"
 # What the run page says while a run is in each state (the worker refines "running" as it learns).
 STATE_TEXT = {
@@ -109,48 +106,14 @@ def _queue(session: Session, actor: Actor, run: Run, check: LaunchCheck, detail:
 
 
 def publish_run(run_id: int) -> bool:
-    """Publish the run's training task; False (logged) when the broker cannot take it now.
-
-    The database is the record: a queued run whose message never reached the broker, or was lost with it,
-    is published again by `republish_lost`.
-    """
-    try:
-        enqueue(TRAIN_RUN, run_id)
-    except KombuError as exc:
-        log.warning("run %s: not published (%s); it is published again once the broker answers", run_id, exc)
-        return False
-    return True
+    """Publish the run's training task; False (logged) when the broker cannot take it now (see job_queue)."""
+    return publish_job(Run, run_id)
 
 
 def republish_lost(session: Session) -> list[int]:
-    """Publish again the queued runs whose messages may be gone (committed); returns their ids.
-
-    Messages are lost when a process died between its commit and its publish, or the broker was flushed or
-    restarted without its data. A queued run's task waits in the broker, or was just handed to a worker
-    that has not taken the run's lease yet; fewer such tasks than queued runs means some are gone. Which
-    ones cannot be told, so every queued run published more than run_stale_seconds ago is published again
-    (a later one's task may still be on its way). A duplicate does nothing: a delivery trains only after
-    winning the run's lease.
-    """
-    stale = get_settings().run_stale_seconds
-    queued = session.scalar(select(func.count()).select_from(Run).where(Run.state == "queued"))
-    if not queued or tasks_in_broker(GPU_QUEUE, delivered_within=stale) >= queued:
-        return []
-    cutoff = utcnow() - timedelta(seconds=stale)
-    published_long_ago = or_(Run.published_at.is_(None), Run.published_at < cutoff)
-    stmt = select(Run.id).where(Run.state == "queued", published_long_ago)
-    lost = list(session.scalars(stmt.order_by(Run.queued_at, Run.id)))
-    if not lost:
-        return []
-    log.warning("%s run(s) queued but fewer tasks in the broker: publishing again runs %s", queued, lost)
-    session.execute(
-        update(Run)
-        .execution_options(synchronize_session=False)
-        .where(Run.id.in_(lost), Run.state == "queued")
-        .values(published_at=utcnow())
-    )
-    session.commit()
-    return [run_id for run_id in lost if publish_run(run_id)]
+    """Publish again the gpu queue's jobs whose messages may be gone (`job_queue.republish_lost`: comparisons
+    and generations go with the runs, one count decides for all); returns the runs' ids."""
+    return [row_id for table, row_id in republish_lost_jobs(session) if table == Run.__tablename__]
 
 
 def snapshot_on_disk(sha256: str) -> bool:
