@@ -100,6 +100,9 @@ class Generation(Base):
     base_model_id: Mapped[int | None] = mapped_column(ForeignKey("base_models.id", ondelete="SET NULL"))
     # None: the base model alone.
     adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"), index=True)
+    # The adapter's name when asked: an adapter deleted before the worker answers fails the draft by name
+    # instead of letting the base model answer in its place (adapter_id is emptied by the delete).
+    adapter_name: Mapped[str | None] = mapped_column(String(200))
     # brief (base and adapted side by side) | draft (one model) | api (OpenAI-compatible completion)
     purpose: Mapped[str] = mapped_column(String(20), default="draft")
     # Chat messages [{"role": ..., "content": ...}], as the chat template takes them.

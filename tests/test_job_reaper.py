@@ -141,6 +141,24 @@ def test_a_silent_generation_is_re_queued_and_answered_by_another_delivery(
     assert (done.state, done.attempt) == ("succeeded", 2) and done.output and done.completion_tokens > 0
 
 
+def test_a_draft_whose_adapter_was_deleted_fails_by_name_instead_of_answering_with_the_base(
+    env, session, workspace_id
+):
+    adapter = tiny_adapter(session, workspace_id, register_tiny(session).id)
+    generation = request_generation(
+        session, workspace_id, None, BRIEF, adapter_id=adapter.id, max_new_tokens=4
+    )
+    name = adapter.name
+    session.delete(adapter)  # deleted while the draft waited in line: the row's adapter_id is emptied
+    session.commit()
+    assert execute_generation(generation.id) == "failed"
+    done = _fresh(session, Generation, generation.id)
+    assert done.adapter_id is None and done.output is None
+    assert (
+        done.error == f"The adapter “{name}” was deleted before this draft was written. Pick another adapter."
+    )
+
+
 def test_jobs_that_keep_killing_their_worker_fail_with_a_plain_message(fast_leases, session, workspace_id):
     limit = get_settings().run_max_attempts
     comparison = _comparison(session, workspace_id, state="running", attempt=limit, lease_owner=ELSEWHERE)

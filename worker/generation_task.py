@@ -222,6 +222,11 @@ def execute_generation(generation_id: int) -> str:
         adapter_dir = get_settings().data_dir / adapter.path if adapter is not None else None
         messages, with_base = list(generation.messages), generation.with_base and adapter is not None
         decoding_args = (generation.max_new_tokens, generation.temperature, generation.seed)
+        deleted = generation.adapter_name if adapter is None else None
+    if deleted is not None:
+        message = f"The adapter “{deleted}” was deleted before this draft was written. Pick another adapter."
+        _end(Generation, generation_id, owner, {"state": "failed", "error": message})
+        return "failed"
     with _beating(Generation, generation_id, owner):
         try:
             from worker.generation.engine import Decoding, Request, engine_for

@@ -92,9 +92,10 @@ def request_generation(
     if errors:
         raise FieldErrors(errors)
     clean = check_messages(messages)
+    adapter_name = None
     if adapter_id is not None:
         adapter = get_adapter(session, workspace_id, adapter_id)
-        base_model_id = adapter.base_model_id
+        base_model_id, adapter_name = adapter.base_model_id, adapter.name
         if base_model_id is None:
             raise FieldErrors({"adapter_id": "The base model of this adapter was removed; train it again."})
     model = session.get(BaseModel, base_model_id) if base_model_id is not None else None
@@ -102,8 +103,9 @@ def request_generation(
         raise FieldErrors({"base_model_id": "Pick a base model or an adapter."})
     generation = Generation(
         workspace_id=workspace_id, created_by=user_id, base_model_id=model.id, adapter_id=adapter_id,
-        purpose=purpose, messages=clean, with_base=with_base and adapter_id is not None,
-        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, published_at=utcnow(),
+        adapter_name=adapter_name, purpose=purpose, messages=clean,
+        with_base=with_base and adapter_id is not None, max_new_tokens=max_new_tokens,
+        temperature=temperature, seed=seed, published_at=utcnow(),
     )  # fmt: skip
     session.add(generation)
     session.commit()

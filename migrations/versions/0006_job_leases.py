@@ -1,4 +1,5 @@
-"""job leases: heartbeat_at, published_at and attempt on comparisons and generations (looked after like runs)
+"""job leases: heartbeat_at, published_at and attempt on comparisons and generations (looked after like runs);
+the adapter name a generation was asked for
 
 Revision ID: 0006
 Revises: 0005
@@ -25,10 +26,14 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
             # Existing rows start at attempt 0, as new ones do.
             batch_op.add_column(sa.Column("attempt", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("adapter_name", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.drop_column("adapter_name")
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("attempt")
