@@ -89,12 +89,24 @@ class ModelShape:
         return tokens * (4 * frozen + 6 * lora) + answers * 4 * self.hidden * self.vocab + attention
 
 
-def _cpu_flags() -> set[str]:
-    """The CPU feature flags from /proc/cpuinfo."""
+def _cpuinfo(field: str) -> str:
+    """The first value of `field` in /proc/cpuinfo ('' when absent)."""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
+        if line.partition(":")[0].strip() == field:
+            return line.partition(":")[2].strip()
+    return ""
+
+
+def fma_lanes(flags: set[str], vendor: str, family: int) -> int:
+    """fp32 values one FMA unit handles per cycle: the width of its datapath, not of the instructions.
+
+    AMD's Zen 3 and Zen 4 (family 25) run AVX-512 on 256-bit units, two passes per instruction, so
+    avx512f there still means 8 lanes per cycle; Intel's AVX-512 cores and Zen 5 (family 26) have 512-bit
+    units.
+    """
+    if "avx512f" in flags and not (vendor == "AuthenticAMD" and family < 26):
+        return 16
+    return 8 if "avx" in flags else 4
 
 
 def _clock_ghz() -> float:
@@ -112,15 +124,18 @@ class CpuPeak:
     """This CPU's nominal fp32 peak and how it was derived."""
 
     cores: int
-    lanes: int  # fp32 values per vector register
+    lanes: int  # fp32 values per FMA unit and cycle
     clock_ghz: float
+    cpu: str  # vendor, family and model name, as /proc/cpuinfo gives them
 
     @classmethod
     def of_this_machine(cls) -> "CpuPeak":
-        """Physical cores, vector width from the flags (avx512f 16, avx/avx2 8, else SSE 4), clock."""
-        flags = _cpu_flags()
-        lanes = 16 if "avx512f" in flags else 8 if "avx" in flags else 4
-        return cls(physical_cores(), lanes, _clock_ghz())
+        """Physical cores, FMA datapath width from the flags and CPU family (`fma_lanes`), clock."""
+        vendor, family = _cpuinfo("vendor_id"), int(_cpuinfo("cpu family") or 0)
+        lanes = fma_lanes(set(_cpuinfo("flags").split()), vendor, family)
+        return cls(
+            physical_cores(), lanes, _clock_ghz(), f"{_cpuinfo('model name')} ({vendor}, family {family})"
+        )
 
     @property
     def gflops(self) -> float:
@@ -130,8 +145,8 @@ class CpuPeak:
     def describe(self) -> str:
         """The derivation, for the benchmark's output."""
         return (
-            f"{self.cores} cores x {FMA_UNITS} FMA units x {self.lanes} fp32 lanes x {FLOPS_PER_FMA} "
-            f"x {self.clock_ghz:.2f} GHz = {self.gflops:.0f} GFLOP/s"
+            f"{self.cpu}: {self.cores} cores x {FMA_UNITS} FMA units x {self.lanes} fp32 lanes x "
+            f"{FLOPS_PER_FMA} x {self.clock_ghz:.2f} GHz = {self.gflops:.0f} GFLOP/s"
         )
 
 

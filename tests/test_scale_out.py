@@ -12,8 +12,8 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Adapter, Run, RunLogLine
-from app.queue import GPU_QUEUE
+from app.models import Adapter, Run, RunLogLine, WorkerCapacity
+from app.queue import GPU_QUEUE, INGEST_QUEUE
 from app.services import runs
 from tests.conftest import ROOT, wait_for
 from tests.run_helpers import make_actor, make_dataset, register_tiny
@@ -26,13 +26,13 @@ HP = {"batch_size": 2, "grad_accum": 1, "max_length": 256, "rank": 4, "alpha": 8
 
 
 @contextmanager
-def gpu_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """A `lastmile worker --queues gpu` process (the command a GPU host runs), ready to consume."""
+def gpu_worker(env: dict[str, str], log: Path, queues: str = GPU_QUEUE) -> Iterator[subprocess.Popen]:
+    """A `lastmile worker --queues QUEUES` process (gpu: the command a GPU host runs), ready to consume."""
     from app.cli import worker_command
 
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            worker_command(GPU_QUEUE, 1), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            worker_command(queues, 1), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
         try:
             wait_for(lambda: b"ready." in log.read_bytes() or proc.poll() is not None, timeout=60)
@@ -102,3 +102,16 @@ def test_two_workers_share_the_queue_and_no_run_runs_twice(env, session, workspa
     assert sum("succeeded in" in line for line in outcomes) == N_RUNS, outcomes
     assert not any("'skipped'" in line for line in outcomes), outcomes
     print(f"\nscale-out: {N_RUNS} runs on 2 workers in {elapsed:.1f}s, runs per worker {share}")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_only_training_workers_report_their_host_for_the_launch_check(env, session, tmp_path: Path):
+    """An ingest-only host (the web server, say) never trains: its memory must not make a model "fit"."""
+    worker_env = {**os.environ, **env}
+    with gpu_worker(worker_env, tmp_path / "ingest.log", INGEST_QUEUE):
+        time.sleep(2)  # the reaper thread reports right after "ready."; give it the time it would take
+        session.expire_all()
+        assert session.scalar(select(func.count()).select_from(WorkerCapacity)) == 0
+    with gpu_worker(worker_env, tmp_path / "gpu.log"):
+        hosts = wait_for(lambda: session.expire_all() or session.scalars(select(WorkerCapacity)).all(), 20)
+    assert len(hosts) == 1 and hosts[0].memory_bytes > 0

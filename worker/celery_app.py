@@ -19,7 +19,7 @@ from celery.signals import (
 )
 from celery.worker.request import Request
 
-from app.queue import get_celery
+from app.queue import GPU_QUEUE, get_celery
 
 log = logging.getLogger(__name__)
 celery_app = get_celery()
@@ -66,16 +66,17 @@ def _kill_own_stuck_process(lease_owner: str) -> None:
         os.kill(int(pid), signal.SIGKILL)
 
 
-def _reap_forever() -> None:
-    """Report this host's capacity, then look after the runs (stale leases, lost messages): now and every
-    run_reap_seconds."""
+def _reap_forever(trains: bool) -> None:
+    """Report this host's capacity if its worker `trains` (takes the gpu queue), then look after the gpu
+    queue's jobs (stale leases, lost messages): now and every run_reap_seconds."""
     from app.db import session_scope
     from app.settings import get_settings
     from worker.run_lease import look_after_runs
     from worker.run_task import report_capacity
 
     try:
-        report_capacity()  # so the launch page knows this host before its first run
+        if trains:  # an ingest-only host never trains: its memory must not count for the launch check
+            report_capacity()  # so the launch page knows this host before its first run
     except Exception as exc:
         log.warning("reporting this worker's capacity failed: %s", exc)
     while True:
@@ -88,10 +89,17 @@ def _reap_forever() -> None:
             return
 
 
+def consumed_queues(consumer: object) -> set[str]:
+    """The names of the queues a worker's consumer takes tasks from."""
+    task_consumer = getattr(consumer, "task_consumer", None)
+    return {queue.name for queue in getattr(task_consumer, "queues", ())}
+
+
 @worker_ready.connect
-def _start_reaper(**_kwargs: object) -> None:
+def _start_reaper(sender: object = None, **_kwargs: object) -> None:
     """Start the reaper thread in the worker's main process (it never trains, so it never dies mid-run)."""
-    threading.Thread(target=_reap_forever, daemon=True, name="lastmile-reaper").start()
+    trains = GPU_QUEUE in consumed_queues(sender)
+    threading.Thread(target=_reap_forever, args=(trains,), daemon=True, name="lastmile-reaper").start()
 
 
 @worker_shutting_down.connect
