@@ -61,6 +61,9 @@ def test_draft_page_offers_adapters_and_base_models_and_queues_a_draft(
     base_only = session.scalars(select(Generation).order_by(Generation.id.desc())).first()
     assert base_only.adapter_id is None and "SmolLM2 135M Instruct (bundled) alone" in htmx.text
     assert "Waiting for a worker" in htmx.text and 'hx-trigger="every 2s"' in htmx.text
+    # The side list gets the new draft out of band: no reload needed to see it there.
+    assert 'id="draft-recent" aria-labelledby="recent-title" hx-swap-oob="true"' in htmx.text
+    assert f'<a href="/drafts/{base_only.id}">Tell Anna the container is late.' in htmx.text
     recent = client.get("/drafts").text
     assert f'href="/drafts/{generation.id}"' in recent and "Tell Anna the container is late." in recent
 
@@ -71,7 +74,7 @@ def test_a_waiting_draft_says_where_it_is_in_line_and_polling_stops_when_done(cl
     run.state = "running"
     session.commit()
     earlier = [make_generation(session, workspace_id, adapter) for _ in range(2)]
-    generation = make_generation(session, workspace_id, adapter)
+    generation = make_generation(session, workspace_id, adapter, created_by=client.user_id)
     assert earlier[0].queued_at <= generation.queued_at
     status = client.get(f"/drafts/{generation.id}/status").text
     assert "A training run is using the worker; 2 jobs ahead of yours." in status
@@ -83,6 +86,8 @@ def test_a_waiting_draft_says_where_it_is_in_line_and_polling_stops_when_done(cl
     _finish(session, generation, f"{PAYLOAD}\n{DRAFT}")
     done = client.get(f"/drafts/{generation.id}/status").text
     assert "hx-trigger" not in done and "hx-get" not in done  # polling stops
+    recent = done.split('id="draft-recent"', 1)[1]  # the side list, out of band, with the draft's new state
+    assert f'href="/drafts/{generation.id}"' in recent and "Done" in recent
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in done and "<script>alert" not in done
     assert "<img src=x" not in done
     assert (

@@ -50,9 +50,6 @@ def _draft_page_context(
     draft: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The draft page: the form with its model choices, the draft (when one is open), recent drafts."""
-    recent = generations.recent_generations(
-        session, actor.workspace.id, actor.user.id, purpose="draft", limit=10
-    )
     return {
         "workspace": actor.workspace,
         "section": "drafts",
@@ -61,8 +58,16 @@ def _draft_page_context(
         "values": values,
         "errors": errors or {},
         "draft": draft,
-        "recent": [generation_view(session, g) for g in recent],
+        "recent": _recent(session, actor),
     }
+
+
+def _recent(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """The actor's ten newest drafts, for the side list."""
+    recent = generations.recent_generations(
+        session, actor.workspace.id, actor.user.id, purpose="draft", limit=10
+    )
+    return [generation_view(session, g) for g in recent]
 
 
 @router.get("/drafts", response_class=HTMLResponse)
@@ -101,7 +106,7 @@ async def create_draft(request: Request, actor: Reader, session: Session = Depen
             return render(request, "drafts/_form_errors.html", context, headers=headers)
         return render(request, "drafts/index.html", context, status_code=422)
     if is_htmx(request):
-        context = {"draft": generation_view(session, generation)}
+        context = {"draft": generation_view(session, generation), "oob_recent": _recent(session, actor)}
         headers = {"HX-Push-Url": f"/drafts/{generation.id}"}
         return render(request, "drafts/_draft.html", context, headers=headers)
     return RedirectResponse(f"/drafts/{generation.id}", status_code=303)
@@ -124,9 +129,11 @@ def draft_page(
 def draft_status(
     generation_id: int, request: Request, actor: Reader, session: Session = Depends(get_session)
 ) -> Response:
-    """The draft part alone (polled every 2 s while the draft waits or is being written)."""
+    """The draft part alone (polled every 2 s while the draft waits or is being written), and the recent
+    drafts list out of band (the draft's state there changes with it)."""
     generation = generations.get_generation(session, actor.workspace.id, generation_id)
-    return render(request, "drafts/_draft.html", {"draft": generation_view(session, generation)})
+    context = {"draft": generation_view(session, generation), "oob_recent": _recent(session, actor)}
+    return render(request, "drafts/_draft.html", context)
 
 
 @router.get("/drafts/{generation_id}/download")
