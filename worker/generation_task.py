@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.models import Adapter, BaseModel, utcnow
@@ -42,6 +43,14 @@ class LeaseLost(Exception):
 def _owner() -> str:
     """This delivery's lease owner: host, process and a nonce."""
     return f"{worker_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _taken(session: Session, table: Job, row_id: int, owner: str) -> bool:
+    """Take the row's lease for this delivery; False (logged) when it is finished or held elsewhere."""
+    if take(session, table, row_id, owner, worker_name()):
+        return True
+    log.info("%s %s: not taken by this delivery (finished or held elsewhere)", table.__tablename__, row_id)
+    return False
 
 
 @contextmanager
@@ -159,8 +168,7 @@ def execute_comparison(comparison_id: int) -> str:
     """Write base and adapted drafts for every held-out example of a comparison; returns what happened."""
     owner = _owner()
     with session_scope() as session:
-        if not take(session, Comparison, comparison_id, owner, worker_name()):
-            log.info("comparison %s: not taken by this delivery (finished or held elsewhere)", comparison_id)
+        if not _taken(session, Comparison, comparison_id, owner):
             return "skipped"
         comparison = session.get(Comparison, comparison_id, populate_existing=True)
         assert comparison is not None
@@ -210,8 +218,7 @@ def execute_generation(generation_id: int) -> str:
     """Answer a generation's messages (with the base model too, when asked); returns what happened."""
     owner = _owner()
     with session_scope() as session:
-        if not take(session, Generation, generation_id, owner, worker_name()):
-            log.info("generation %s: not taken by this delivery (finished or held elsewhere)", generation_id)
+        if not _taken(session, Generation, generation_id, owner):
             return "skipped"
         generation = session.get(Generation, generation_id, populate_existing=True)
         assert generation is not None
