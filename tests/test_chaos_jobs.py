@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from app.models import Adapter, Run, utcnow
 from app.queue import GPU_QUEUE, get_celery, tasks_in_broker
-from app.services import runs
+from app.services import job_queue, runs
 from tests.chaos_helpers import (
     FAST,
     FAST_LEASES,
@@ -140,20 +140,20 @@ def _age(session, *run_ids: int) -> None:
 def test_runs_are_published_again_only_when_the_broker_lost_their_tasks(chaos_env, session, workspace_id):
     first, second = _start(session, workspace_id, {}, count=2)
     _age(session, first.id, second.id)
-    assert runs.republish_lost(session) == []  # both tasks wait on the queue
+    assert job_queue.republish_lost(session) == []  # both tasks wait on the queue
     flush_broker()
-    assert runs.republish_lost(session) == [first.id, second.id]
+    assert job_queue.republish_lost(session) == [("runs", first.id), ("runs", second.id)]
     assert tasks_in_broker(GPU_QUEUE, delivered_within=60) == 2
-    assert runs.republish_lost(session) == []  # published again just now, and waiting: nothing loops
+    assert job_queue.republish_lost(session) == []  # published again just now, and waiting: nothing loops
     flush_broker()
-    assert runs.republish_lost(session) == []  # published less than run_stale_seconds ago: may be on its way
+    assert job_queue.republish_lost(session) == []  # published under run_stale_seconds ago: on its way
     _age(session, first.id, second.id)
     runs.publish_run(first.id), runs.publish_run(second.id)
     with get_celery().connection_for_read() as conn:
         # A worker got the first run's task and has not taken its lease yet: that task still counts.
         assert conn.default_channel.basic_get(GPU_QUEUE, no_ack=False) is not None
         assert tasks_in_broker(GPU_QUEUE, delivered_within=60) == 2
-        assert runs.republish_lost(session) == []
+        assert job_queue.republish_lost(session) == []
 
 
 def test_a_run_started_while_the_broker_is_down_is_kept_and_published_later(
@@ -168,7 +168,7 @@ def test_a_run_started_while_the_broker_is_down_is_kept_and_published_later(
     monkeypatch.setenv("LASTMILE_BROKER_URL", chaos_env["LASTMILE_BROKER_URL"])
     get_settings.cache_clear(), get_celery.cache_clear()
     _age(session, run.id)
-    assert runs.republish_lost(session) == [run.id]
+    assert job_queue.republish_lost(session) == [("runs", run.id)]
     assert tasks_in_broker(GPU_QUEUE, delivered_within=60) == 1
 
 

@@ -17,7 +17,6 @@ from app.models import Adapter, Dataset, Run, RunLogLine, utcnow
 from app.services.datasets import EmptySnapshot, freeze_snapshot, get_dataset
 from app.services.errors import NotFound
 from app.services.job_queue import publish_job
-from app.services.job_queue import republish_lost as republish_lost_jobs
 from app.services.lookup import get_owned
 
 # LaunchCheck is re-exported: the routes import everything about runs from here.
@@ -108,12 +107,6 @@ def _queue(session: Session, actor: Actor, run: Run, check: LaunchCheck, detail:
 def publish_run(run_id: int) -> bool:
     """Publish the run's training task; False (logged) when the broker cannot take it now (see job_queue)."""
     return publish_job(Run, run_id)
-
-
-def republish_lost(session: Session) -> list[int]:
-    """Publish again the gpu queue's jobs whose messages may be gone (`job_queue.republish_lost`: comparisons
-    and generations go with the runs, one count decides for all); returns the runs' ids."""
-    return [row_id for table, row_id in republish_lost_jobs(session) if table == Run.__tablename__]
 
 
 def snapshot_on_disk(sha256: str) -> bool:
