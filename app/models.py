@@ -98,7 +98,7 @@ class ImportItem(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     parent_item_id: Mapped[int | None] = mapped_column(ForeignKey("import_items.id", ondelete="CASCADE"))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
-    # pending → parsed | failed | duplicate | needs_mapping
+    # pending → parsed | skipped | failed | duplicate | needs_mapping (skipped: mail no person wrote)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     message: Mapped[str | None] = mapped_column(Text)
     example_count: Mapped[int] = mapped_column(Integer, default=0)

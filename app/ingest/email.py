@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from email.header import decode_header
 from email.policy import compat32
 
+from app.ingest.automated import automated_kind
 from app.ingest.decoding import check_line_bytes, display_name, html_to_text, refuse_binary
 from app.ingest.replies import clean_body, split_quoted
 from app.ingest.types import ExampleDraft, IngestError, Limits, ParsedFile
@@ -150,13 +151,32 @@ def is_reply(message: email.message.Message, subject: str) -> bool:
     return bool(message.get("In-Reply-To") or message.get("References") or REPLY_SUBJECT.match(subject))
 
 
-def message_example(message: email.message.Message) -> tuple[ExampleDraft | None, list[str]]:
-    """The example one email gives (None when its body is empty), and notes about reading it."""
+@dataclass
+class MessageResult:
+    """What one email gives: its example, or why it gives none, and notes about reading it."""
+
+    example: ExampleDraft | None  # None when the body is empty or the mail is skipped
+    notes: list[str]
+    skipped: str | None = None  # the kind of non-human mail (a key of app.ingest.automated.KINDS)
+    signature_removed: bool = False  # the answer lost a signature, sign-off, contact block or footer
+
+
+def _cleaned(text: str) -> tuple[str, bool]:
+    """The text without its signature and footers, and whether anything was removed."""
+    cleaned = clean_body(text)
+    return cleaned, len("".join(cleaned.split())) < len("".join(text.split()))
+
+
+def message_example(message: email.message.Message) -> MessageResult:
+    """The example one email gives (none when its body is empty or no person wrote it), with notes."""
     subject = header_text(message, "Subject")
     body = message_body(message)
+    kind = automated_kind(message, subject, body.text)
+    if kind:
+        return MessageResult(None, body.notes, skipped=kind)
     quoted = split_quoted(body.text) if is_reply(message, subject) else None
     if quoted is not None:
-        reply = clean_body(quoted.reply)
+        reply, removed = _cleaned(quoted.reply)
         incoming = clean_body(quoted.text)
         if reply and incoming:
             their_subject = quoted.subject or REPLY_SUBJECT.sub("", subject, count=1).strip()
@@ -165,14 +185,15 @@ def message_example(message: email.message.Message) -> tuple[ExampleDraft | None
             heading = [f"From: {sender}"] if sender and "@" not in sender else []
             heading += [f"Subject: {their_subject}"] if their_subject else []
             input_text = "\n".join(heading) + ("\n\n" if heading else "") + incoming
-            return ExampleDraft(REPLY_INSTRUCTION, reply, input_text), body.notes
+            example = ExampleDraft(REPLY_INSTRUCTION, reply, input_text)
+            return MessageResult(example, body.notes, signature_removed=removed)
         text = reply  # the quote held nothing readable: the reply stands on its own
     else:
-        text = clean_body(body.text)
+        text, removed = _cleaned(body.text)
     if not text:
-        return None, body.notes
+        return MessageResult(None, body.notes)
     instruction = f"Write an email: {subject}" if subject else "Write an email"
-    return ExampleDraft(instruction, text), body.notes
+    return MessageResult(ExampleDraft(instruction, text), body.notes, signature_removed=removed)
 
 
 def _parse_message(raw: bytes) -> email.message.Message | str:
@@ -204,13 +225,17 @@ def parse_eml(filename: str, data: bytes, limits: Limits) -> ParsedFile:
             f"{name} does not look like an email: it has no From, To or Subject lines. Save the email "
             "from your mail program (drag it to a folder, or 'Save as' .eml) and upload that file."
         )
-    example, notes = message_example(message)
-    if example is None:
+    result = message_example(message)
+    warnings = [f"This email: {n}." for n in result.notes]
+    if result.skipped:
+        return ParsedFile(filename, data, "eml", skipped=[result.skipped], warnings=warnings)
+    if result.example is None:
         raise IngestError(
             f"{name} has no text in its body (it may hold only attachments). Upload an email with text, "
             "or upload its attachments themselves."
         )
-    return ParsedFile(filename, data, "eml", [example], warnings=[f"This email: {n}." for n in notes])
+    removed = int(result.signature_removed)
+    return ParsedFile(filename, data, "eml", [result.example], warnings=warnings, signatures_removed=removed)
 
 
 def split_mbox(data: bytes) -> tuple[list[bytes], bool]:
@@ -240,6 +265,8 @@ def parse_mbox(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     examples: list[ExampleDraft] = []
     skipped: list[str] = []
     notes: list[str] = []
+    automated: list[str] = []
+    signatures = 0
     for number, raw in enumerate(messages, start=1):
         ref = f"message {number}"
         message = _parse_message(raw)
@@ -249,16 +276,24 @@ def parse_mbox(filename: str, data: bytes, limits: Limits) -> ParsedFile:
         subject = header_text(message, "Subject")
         label = f"{ref} ('{subject[:60]}')" if subject else ref
         try:
-            example, message_notes = message_example(message)
+            result = message_example(message)
         except Exception as exc:  # one malformed message must not cost the user the whole mailbox
             skipped.append(f"{label}: could not be read ({exc.__class__.__name__}) — skipped")
             continue
-        notes += [f"{label}: {n}" for n in message_notes]
+        notes += [f"{label}: {n}" for n in result.notes]
+        example = result.example
+        if result.skipped:
+            automated.append(result.skipped)  # counted in the file's result line
+            continue
+        signatures += int(result.signature_removed)
         if example is None:
             skipped.append(f"{label}: no text in its body — skipped")
             continue
         example.source_ref = ref
         examples.append(example)
+    if not examples and automated:
+        warnings = [*skipped, *notes][:MAX_LISTED_SKIPS]
+        return ParsedFile(filename, data, "mbox", skipped=automated, warnings=warnings)
     if not examples:
         reasons = "; ".join(skipped[:3]) or "it holds no messages"
         raise IngestError(
@@ -273,4 +308,6 @@ def parse_mbox(filename: str, data: bytes, limits: Limits) -> ParsedFile:
             f"Only the first {MAX_MESSAGES:,} messages were read. Split the mailbox into smaller ones "
             "to import the rest."
         )
-    return ParsedFile(filename, data, "mbox", examples, warnings=warnings)
+    return ParsedFile(
+        filename, data, "mbox", examples, warnings=warnings, signatures_removed=signatures, skipped=automated
+    )

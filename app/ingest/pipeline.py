@@ -15,9 +15,9 @@ from app.ingest.batch_messages import (
     MAX_NAME,
     NEEDS_MAPPING,
     archive_summary,
-    count_phrase,
     duplicate_message,
     member_name,
+    parsed_result,
     short_name,
     unexpected_error_message,
     with_warnings,
@@ -155,9 +155,7 @@ def _apply_result(
     document.example_count = (document.example_count or 0) + added
     if parsed.columns:
         document.columns = list(parsed.columns)
-    name = short_name(item.filename)
-    base = f"{count_phrase(added, 'example')} from {name}" if added else f"No examples found in {name}"
-    item.status, item.message = "parsed", with_warnings(base, parsed.warnings)
+    item.status, item.message = parsed_result(parsed, added, short_name(item.filename))
     return added
 
 

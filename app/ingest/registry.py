@@ -83,7 +83,8 @@ def _parse_one(filename: str, data: bytes, limits: Limits, mapping: dict[str, st
     except Exception as exc:  # a hostile file must never take the import down
         log.warning("unexpected error parsing %r", filename, exc_info=True)
         return _refused(filename, data, ext, _unexpected(filename, exc))
-    if not parsed.examples and not parsed.columns and not parsed.error:
+    # A file skipped on purpose (an out-of-office reply, a bounce) says so in its result line instead.
+    if not parsed.examples and not parsed.columns and not parsed.error and not parsed.skipped:
         parsed.error = (
             f"Lastmile found no examples in {display_name(filename)}. Check that it holds the text you "
             "meant to upload."

@@ -32,6 +32,10 @@ class ParsedFile:
     error: str | None = None  # set when the file was refused: the reason and what to do
     columns: list[str] | None = None  # set when a table's columns need a mapping from the user
     warnings: list[str] = field(default_factory=list)  # e.g. "3 rows skipped: row 4 has no output"
+    # Emails: how many answers lost a signature, sign-off, contact block, mobile tagline or legal footer.
+    signatures_removed: int = 0
+    # Mail no person wrote, deliberately not used: one key of app.ingest.automated.KINDS per message.
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class ItemOut(BaseModel):
     id: int
     position: int
     filename: str
-    status: str = Field(description="pending, parsed, failed, duplicate or needs_mapping")
+    status: str = Field(description="pending, parsed, skipped, failed, duplicate or needs_mapping")
     message: str | None
     example_count: int
     size_bytes: int

@@ -42,7 +42,7 @@ MAPPING_LABELS = {
 }
 
 
-ITEM_STATUSES = ("pending", "parsed", "failed", "duplicate", "needs_mapping")
+ITEM_STATUSES = ("pending", "parsed", "skipped", "failed", "duplicate", "needs_mapping")
 # The audit log's action for a new batch, by its source (reading a table again is not logged).
 AUDIT_ACTIONS = {"upload": "upload", "paste": "paste", "sample": "sample_data"}
 
