@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # Upload limits: every one of them is a setting so an admin can raise it knowingly.
     max_file_bytes: int = 50 * 1024 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Mailbox exports (.mbox) are often far larger than any document: they have their own limit, are streamed
+    # from disk and read a slice of messages at a time, never held in memory whole. An upload may hold this
+    # many bytes of mailboxes besides max_upload_bytes of other files.
+    max_mailbox_bytes: int = 2 * 1024 * 1024 * 1024
+    max_mailbox_messages: int = 5000
     max_archive_entries: int = 2000
     max_archive_expanded_bytes: int = 500 * 1024 * 1024
     max_archive_ratio: int = 100
@@ -40,11 +45,16 @@ class Settings(BaseSettings):
     # A table with more columns is refused (real spreadsheets have tens; a hostile one, a million).
     max_table_columns: int = 1000
     # Each uploaded file is parsed in a child process with these limits: address space (keep it above
-    # max_archive_expanded_bytes, since an archive's members are read in one child), CPU seconds, and
-    # seconds on the clock (waiting on a busy machine included). A file past one of them is refused.
+    # max_archive_expanded_bytes, since an archive's members are read in one child) and CPU seconds. A file
+    # past one of them is refused.
     ingest_sandbox_memory_mb: int = 2048
-    ingest_sandbox_cpu_seconds: int = 300
-    ingest_sandbox_wall_seconds: int = 600
+    ingest_sandbox_cpu_seconds: int = 60
+    # The time budget of one file on the clock (waiting on a busy machine included); a mailbox gets it per
+    # message. A file past it gets a clear error and the rest of its batch goes on.
+    ingest_file_seconds: int = 60
+    # An import batch works this long, then goes back in the queue behind other workspaces' imports, so a
+    # 10,000-message mailbox never holds back someone else's three files.
+    ingest_slice_seconds: float = 10.0
 
     # Where converted base models live; shared by instances on one host (default: data_dir/models).
     model_cache_dir: Path | None = None

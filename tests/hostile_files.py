@@ -42,6 +42,8 @@ def small_limits(**overrides: int) -> Limits:
     """Limits small enough to keep the hostile files (and the tests) fast."""
     values = {
         "max_file_bytes": 5 * MB,
+        "max_mailbox_bytes": 20 * MB,
+        "max_mailbox_messages": 1000,
         "max_archive_entries": 50,
         "max_archive_expanded_bytes": 20 * MB,
         "max_archive_ratio": 100,

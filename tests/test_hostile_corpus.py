@@ -32,7 +32,7 @@ CPU_SECONDS = 3
 WORKER_SANDBOX = {
     "LASTMILE_INGEST_SANDBOX_MEMORY_MB": "512",
     "LASTMILE_INGEST_SANDBOX_CPU_SECONDS": str(CPU_SECONDS),
-    "LASTMILE_INGEST_SANDBOX_WALL_SECONDS": "60",
+    "LASTMILE_INGEST_FILE_SECONDS": "60",
 }
 TOO_SLOW = f"took longer to read than the {CPU_SECONDS} seconds allowed"
 # Generator → words its refusal must contain (any of them); the rest of the corpus must be parsed.

@@ -165,8 +165,8 @@ def test_unknown_extensions_are_refused_with_the_list_of_formats() -> None:
     """Unknown extensions are refused with the list of formats."""
     [parsed] = parse_file("budget.xlsx", b"PK\x03\x04", small_limits())
     assert parsed.error == (
-        "Lastmile reads .txt, .md, .docx, .pdf, .eml, .mbox, .csv, .json, .jsonl and .zip files; budget.xlsx "
-        "is a .xlsx file. Save it in one of these formats."
+        "Lastmile reads .txt, .md, .docx, .pdf, .eml, .msg, .mbox, .csv, .json, .jsonl and .zip files; "
+        "budget.xlsx is a .xlsx file. Save it in one of these formats."
     )
     [parsed] = parse_file("README", b"text", small_limits())
     assert parsed.error.endswith("README is a file without an extension. Save it in one of these formats.")

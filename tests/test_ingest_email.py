@@ -3,9 +3,6 @@
 from email.message import EmailMessage
 from email.policy import SMTP
 
-import pytest
-
-from app.ingest import email as email_parser
 from app.ingest.email import REPLY_INSTRUCTION
 from app.ingest.registry import parse_file
 from app.ingest.types import ParsedFile
@@ -153,9 +150,9 @@ def test_base64_utf8_and_bad_bytes() -> None:
     msg = message("Grüße aus Zürich.\n", "Hallo")
     [example] = one("b64.eml", msg.as_bytes(policy=SMTP)).examples
     assert example.output == "Grüße aus Zürich."
-    raw = b"From: a@b.c\nSubject: Bytes\nContent-Type: text/plain; charset=utf-8\n\nBad \xff byte here.\n"
-    parsed = one("bad.eml", raw)
-    assert parsed.examples[0].output == "Bad \ufffd byte here."
+    raw = "From: a@b.c\nSubject: Bytes\nContent-Type: text/plain; charset=utf-8\n\nGrüße, bad \xff byte.\n"
+    parsed = one("bad.eml", raw.encode().replace(b"\xc3\xbf", b"\xff"))
+    assert parsed.examples[0].output == "Grüße, bad \ufffd byte."
     assert parsed.warnings == ["This email: some characters were not valid utf-8 and show as �."]
 
 
@@ -206,14 +203,13 @@ def test_mbox_gives_one_example_per_message_and_skips_empty_ones() -> None:
     assert parsed.warnings == ["message 2 ('Two'): no text in its body — skipped"]
 
 
-def test_a_mailbox_is_read_up_to_the_message_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Messages past the per-mailbox cap are not read, and the user is told."""
-    monkeypatch.setattr(email_parser, "MAX_MESSAGES", 2)
+def test_a_mailbox_is_read_up_to_the_message_cap() -> None:
+    """Messages past the per-mailbox cap (a setting) are not read, and the user is told."""
     mbox = b"".join(
         b"From x@example.com Mon Mar  3 10:00:00 2025\n" + message(f"Body {i}.", f"S{i}").as_bytes()
         for i in range(3)
     )
-    parsed = one("big.mbox", mbox)
+    [parsed] = parse_file("big.mbox", mbox, small_limits(max_mailbox_messages=2))
     assert [e.output for e in parsed.examples] == ["Body 0.", "Body 1."]
     assert parsed.warnings == [
         "Only the first 2 messages were read. Split the mailbox into smaller ones to import the rest."

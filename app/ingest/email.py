@@ -1,4 +1,4 @@
-"""Emails (.eml, .mbox): replies become "Reply to this email" examples, other emails "Write an email"."""
+"""Emails (.eml, each message of an .mbox or .msg): replies become "Reply to this email" examples."""
 
 import email
 import email.errors
@@ -6,28 +6,28 @@ import email.message
 import email.utils
 import re
 from dataclasses import dataclass
-from email.header import decode_header
 from email.policy import compat32
 
 from app.ingest.automated import automated_kind
+from app.ingest.charsets import decode_labelled as decode_bytes
 from app.ingest.decoding import check_line_bytes, display_name, html_to_text, refuse_binary
+from app.ingest.headers import (
+    MAX_HEADER_CHARS,
+    MAX_SUBJECT_CHARS,
+    cap_headers,
+    decode_words,
+    raw_header,
+    shorten,
+)
 from app.ingest.replies import clean_body, split_quoted
 from app.ingest.types import ExampleDraft, IngestError, Limits, ParsedFile
 
 REPLY_INSTRUCTION = "Reply to this email"
 REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|antw|vs|réf|ref)\s*(\[\d+\])?\s*:", re.IGNORECASE)
-MBOX_FROM = re.compile(rb"^From [^\r\n]*\r?\n", re.MULTILINE)
-MBOXRD_ESCAPE = re.compile(rb"^>(>*From )", re.MULTILINE)
 IDENTIFYING_HEADERS = ("from", "to", "subject", "date", "message-id")
-MAX_MESSAGES = 5000
 MAX_PARTS = 1000
 # Boundary lines are counted before parsing, so a message of a million tiny parts is refused cheaply.
 MAX_BOUNDARY_LINES = 20_000
-MAX_LISTED_SKIPS = 20
-# Declared charsets that say nothing reliable: the bytes decide (UTF-8, else Windows-1252).
-UNDECLARED = frozenset({"", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "default"})
-# Mail programs label Windows-1252 text as Latin-1; decoding as Windows-1252 keeps its curly quotes.
-LATIN_1 = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"})
 
 
 @dataclass
@@ -38,45 +38,17 @@ class Body:
     notes: list[str]
 
 
-def decode_bytes(payload: bytes, charset: str | None) -> tuple[str, str | None]:
-    """Text from a part's bytes in its declared charset; a note when characters had to be guessed."""
-    name = (charset or "").strip().lower()
-    if name in LATIN_1 or name in ("cp1252", "windows-1252"):
-        # Bytes that are valid UTF-8 beyond ASCII are UTF-8 mislabelled; otherwise Windows-1252 (see LATIN_1).
-        try:
-            return payload.decode("utf-8"), None
-        except UnicodeDecodeError:
-            name = "cp1252"
-    if name not in UNDECLARED:
-        try:
-            return payload.decode(name), None
-        except UnicodeDecodeError:
-            try:
-                return payload.decode(
-                    name, errors="replace"
-                ), f"some characters were not valid {name} and show as �"
-            except (LookupError, UnicodeError, ValueError):
-                pass
-        except (LookupError, UnicodeError, ValueError):
-            pass  # an unknown charset, or a codec that is not a text encoding ("zlib", "base64")
-    try:
-        return payload.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return payload.decode("cp1252", errors="replace"), "its text was decoded as Windows-1252"
-
-
 def header_text(message: email.message.Message, name: str) -> str:
-    """A header's value with RFC 2047 encoded words decoded, on one line; "" when missing or unreadable."""
-    value = message.get(name)
+    """A header's value with RFC 2047 encoded words decoded, on one line; "" when missing.
+
+    The raw value is capped before decoding (headers.MAX_HEADER_CHARS), and a subject is cut to
+    headers.MAX_SUBJECT_CHARS with an ellipsis: it becomes part of an instruction.
+    """
+    value = raw_header(message, name)
     if value is None:
         return ""
-    try:
-        pieces = decode_header(value)
-    except (ValueError, LookupError, TypeError, AttributeError, email.errors.MessageError):
-        return " ".join(str(value).split())
-    # decode_header keeps the spaces that matter inside the pieces (it drops those between encoded words).
-    text = "".join(decode_bytes(p, c)[0] if isinstance(p, bytes) else p for p, c in pieces)
-    return " ".join(text.split())
+    text = " ".join(decode_words(value, lambda data, charset: decode_bytes(data, charset)[0]).split())
+    return shorten(text, MAX_SUBJECT_CHARS if name.lower() == "subject" else MAX_HEADER_CHARS)
 
 
 def _parts(message: email.message.Message, notes: list[str]) -> list[email.message.Message]:
@@ -196,17 +168,35 @@ def message_example(message: email.message.Message) -> MessageResult:
     return MessageResult(ExampleDraft(instruction, text), body.notes, signature_removed=removed)
 
 
-def _parse_message(raw: bytes) -> email.message.Message | str:
+def parse_message(raw: bytes) -> email.message.Message | str:
     """Parse one message, or say (in plain words) why it cannot be read."""
     # Counting boundary lines first keeps a message of a million tiny parts from being parsed at all.
     if raw.count(b"\n--") > MAX_BOUNDARY_LINES:
         return f"it has more than {MAX_BOUNDARY_LINES:,} parts"
     try:
-        return email.message_from_bytes(raw, policy=compat32)
+        message = email.message_from_bytes(raw, policy=compat32)
     except RecursionError:
         return "its parts are nested too deeply"
     except (ValueError, LookupError, TypeError, email.errors.MessageError):
         return "its structure is damaged"
+    _cap_all_headers(message)
+    return message
+
+
+def _cap_all_headers(message: email.message.Message) -> None:
+    """Cut over-long headers in the parts _parts reads, before anything decodes or parses them.
+
+    Address and parameter parsing in the email package is quadratic on some inputs; nothing below
+    this point sees a header longer than headers.MAX_HEADER_CHARS.
+    """
+    stack, seen = [message], 0
+    while stack and seen <= MAX_PARTS:
+        part = stack.pop()
+        seen += 1
+        cap_headers(part)
+        payload = part.get_payload()
+        if part.is_multipart() and part.get_content_type() != "message/rfc822" and isinstance(payload, list):
+            stack.extend(reversed(payload))
 
 
 def parse_eml(filename: str, data: bytes, limits: Limits) -> ParsedFile:
@@ -214,7 +204,7 @@ def parse_eml(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     name = display_name(filename)
     refuse_binary(filename, data)
     check_line_bytes(filename, data, limits.max_line_chars)
-    message = _parse_message(data)
+    message = parse_message(data)
     if isinstance(message, str):
         raise IngestError(
             f"{name} could not be read as an email: {message}. Save the email again from your mail program "
@@ -225,89 +215,19 @@ def parse_eml(filename: str, data: bytes, limits: Limits) -> ParsedFile:
             f"{name} does not look like an email: it has no From, To or Subject lines. Save the email "
             "from your mail program (drag it to a folder, or 'Save as' .eml) and upload that file."
         )
+    return email_file(filename, data, "eml", message)
+
+
+def email_file(filename: str, data: bytes, fmt: str, message: email.message.Message) -> ParsedFile:
+    """The ParsedFile of a file holding one email (.eml, .msg): its example, or why it gives none."""
     result = message_example(message)
     warnings = [f"This email: {n}." for n in result.notes]
     if result.skipped:
-        return ParsedFile(filename, data, "eml", skipped=[result.skipped], warnings=warnings)
+        return ParsedFile(filename, data, fmt, skipped=[result.skipped], warnings=warnings)
     if result.example is None:
         raise IngestError(
-            f"{name} has no text in its body (it may hold only attachments). Upload an email with text, "
-            "or upload its attachments themselves."
+            f"{display_name(filename)} has no text in its body (it may hold only attachments). Upload an "
+            "email with text, or upload its attachments themselves."
         )
     removed = int(result.signature_removed)
-    return ParsedFile(filename, data, "eml", [result.example], warnings=warnings, signatures_removed=removed)
-
-
-def split_mbox(data: bytes) -> tuple[list[bytes], bool]:
-    """The raw messages of an mbox (at most MAX_MESSAGES), and whether there were more."""
-    starts = []
-    for match in MBOX_FROM.finditer(data):
-        if len(starts) > MAX_MESSAGES:
-            break
-        starts.append(match)
-    if not starts or starts[0].start() != 0:
-        return [data], False  # a single message saved with the wrong extension
-    truncated = len(starts) > MAX_MESSAGES
-    starts = starts[: MAX_MESSAGES + 1]
-    messages = []
-    for current, following in zip(starts, [*starts[1:], None], strict=True):
-        end = following.start() if following else len(data)
-        messages.append(MBOXRD_ESCAPE.sub(rb"\1", data[current.end() : end]))
-    return messages[:MAX_MESSAGES], truncated
-
-
-def parse_mbox(filename: str, data: bytes, limits: Limits) -> ParsedFile:
-    """A mailbox (.mbox): one example per message; unreadable or empty messages are skipped with a note."""
-    name = display_name(filename)
-    refuse_binary(filename, data)
-    check_line_bytes(filename, data, limits.max_line_chars)
-    messages, truncated = split_mbox(data.lstrip(b"\r\n"))
-    examples: list[ExampleDraft] = []
-    skipped: list[str] = []
-    notes: list[str] = []
-    automated: list[str] = []
-    signatures = 0
-    for number, raw in enumerate(messages, start=1):
-        ref = f"message {number}"
-        message = _parse_message(raw)
-        if isinstance(message, str):
-            skipped.append(f"{ref}: could not be read ({message}) — skipped")
-            continue
-        subject = header_text(message, "Subject")
-        label = f"{ref} ('{subject[:60]}')" if subject else ref
-        try:
-            result = message_example(message)
-        except Exception as exc:  # one malformed message must not cost the user the whole mailbox
-            skipped.append(f"{label}: could not be read ({exc.__class__.__name__}) — skipped")
-            continue
-        notes += [f"{label}: {n}" for n in result.notes]
-        example = result.example
-        if result.skipped:
-            automated.append(result.skipped)  # counted in the file's result line
-            continue
-        signatures += int(result.signature_removed)
-        if example is None:
-            skipped.append(f"{label}: no text in its body — skipped")
-            continue
-        example.source_ref = ref
-        examples.append(example)
-    if not examples and automated:
-        warnings = [*skipped, *notes][:MAX_LISTED_SKIPS]
-        return ParsedFile(filename, data, "mbox", skipped=automated, warnings=warnings)
-    if not examples:
-        reasons = "; ".join(skipped[:3]) or "it holds no messages"
-        raise IngestError(
-            f"{name} has no emails Lastmile can use ({reasons}). Export the mailbox again from your mail "
-            "program as .mbox, or upload single emails as .eml files."
-        )
-    warnings = [*skipped, *notes]
-    if len(warnings) > MAX_LISTED_SKIPS:
-        warnings = [*warnings[:MAX_LISTED_SKIPS], f"… and {len(warnings) - MAX_LISTED_SKIPS:,} more notes."]
-    if truncated:
-        warnings.append(
-            f"Only the first {MAX_MESSAGES:,} messages were read. Split the mailbox into smaller ones "
-            "to import the rest."
-        )
-    return ParsedFile(
-        filename, data, "mbox", examples, warnings=warnings, signatures_removed=signatures, skipped=automated
-    )
+    return ParsedFile(filename, data, fmt, [result.example], warnings=warnings, signatures_removed=removed)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, NoReturn
@@ -51,18 +51,22 @@ class SandboxLimits:
         return cls(
             memory_bytes=settings.ingest_sandbox_memory_mb * MB,
             cpu_seconds=settings.ingest_sandbox_cpu_seconds,
-            wall_seconds=float(settings.ingest_sandbox_wall_seconds),
+            wall_seconds=float(settings.ingest_file_seconds),
         )
 
 
 class SandboxFault(Exception):
-    """The child returned no result: `kind` is "memory", "cpu", "wall" or "crash"."""
+    """The child returned no result: `kind` is "memory", "cpu", "wall" or "crash".
+
+    `items` holds what the child had sent before it stopped (a streaming call's progress so far).
+    """
 
     def __init__(self, kind: str, detail: str = "") -> None:
         """Remember what went wrong (`detail` is for the log, never shown to users)."""
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind
         self.detail = detail
+        self.items: list[Any] = []
 
 
 # --- the server and its children (run in the fork server process) -------------------------------------
@@ -118,18 +122,28 @@ def _apply_limits(limits: SandboxLimits) -> None:
 
 
 def _child(
-    fd: int, function: Callable[..., list[Any]], args: tuple[Any, ...], limits: SandboxLimits
+    fd: int, function: Callable[..., Iterable[Any]], args: tuple[Any, ...], limits: SandboxLimits
 ) -> NoReturn:
-    """Run the call under `limits`, send its items one by one then ("end", count), and exit."""
+    """Run the call under `limits`, send its items one by one then ("end", count), and exit.
+
+    A list is sent once complete; an iterator's items are sent as they are made (a mailbox's messages).
+    """
     conn = Connection(fd, readable=False)
     try:
         _apply_limits(limits)
         items = function(*args)
-        for index in range(len(items)):
-            # One message per item: the pickled copy of a large archive never exists all at once.
-            conn.send(("item", items[index]))
-            items[index] = None
-        conn.send(("end", len(items)))
+        count = 0
+        if isinstance(items, list):
+            for index in range(len(items)):
+                # One message per item: the pickled copy of a large archive never exists all at once.
+                conn.send(("item", items[index]))
+                items[index] = None
+            count = len(items)
+        else:
+            for item in items:
+                conn.send(("item", item))
+                count += 1
+        conn.send(("end", count))
     except MemoryError:
         _try_send(conn, ("memory", ""))
     except BaseException as exc:  # reported to the caller, which refuses the call's input
@@ -213,11 +227,16 @@ def _exit_fault(code: int) -> SandboxFault:
 
 
 def run_limited(
-    function: Callable[..., list[Any]], args: tuple[Any, ...], limits: SandboxLimits
+    function: Callable[..., Iterable[Any]],
+    args: tuple[Any, ...],
+    limits: SandboxLimits,
+    per_item: bool = False,
 ) -> list[Any]:
-    """`function(*args)` (it returns a list) run in a limited child process; SandboxFault otherwise.
+    """`function(*args)` (a list, or an iterator) run in a limited child process; SandboxFault otherwise.
 
-    `function` must be importable by name (defined at module level) and `args` picklable.
+    `function` must be importable by name (defined at module level) and `args` picklable. With
+    `per_item`, the wall clock starts again at each item the child sends: an iterator's every item
+    gets limits.wall_seconds (a mailbox: each message), not the whole call.
     """
     request = pickle.dumps((function, args, limits))
     with _lock:
@@ -228,33 +247,38 @@ def run_limited(
         finally:
             sender.close()  # the child holds the only writer: its death is an end of file here
         try:
-            return _collect(server, receiver, limits)
+            return _collect(server, receiver, limits, per_item)
         finally:
             receiver.close()
 
 
-def _collect(server: _ForkServer, receiver: Connection, limits: SandboxLimits) -> list[Any]:
+def _collect(server: _ForkServer, receiver: Connection, limits: SandboxLimits, per_item: bool) -> list[Any]:
     """Read the child's items until it ends, fails or outlives the wall clock (then it is killed)."""
     # The server imports the modules the call names before it forks (once): that is not the child's time.
     pid = server.reply("pid", limits.wall_seconds + REAP_SECONDS)
     deadline = time.monotonic() + limits.wall_seconds
     items: list[Any] = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not receiver.poll(left):
-            os.kill(
-                pid, signal.SIGKILL
-            )  # not reaped until the server reports it: the pid is still the child's
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not receiver.poll(left):
+                # Not reaped until the server reports it: the pid is still the child's.
+                os.kill(pid, signal.SIGKILL)
+                server.reply("exit", REAP_SECONDS)
+                raise SandboxFault("wall", f"no result within {limits.wall_seconds:g} s")
+            try:
+                kind, value = receiver.recv()
+            except (EOFError, OSError):  # it died without a word
+                raise _exit_fault(server.reply("exit", REAP_SECONDS)) from None
+            if kind == "item":
+                items.append(value)
+                if per_item:
+                    deadline = time.monotonic() + limits.wall_seconds
+                continue
             server.reply("exit", REAP_SECONDS)
-            raise SandboxFault("wall", f"no result within {limits.wall_seconds:g} s")
-        try:
-            kind, value = receiver.recv()
-        except (EOFError, OSError):  # it died without a word
-            raise _exit_fault(server.reply("exit", REAP_SECONDS)) from None
-        if kind == "item":
-            items.append(value)
-            continue
-        server.reply("exit", REAP_SECONDS)
-        if kind == "end":
-            return items
-        raise SandboxFault("memory") if kind == "memory" else SandboxFault("crash", str(value))
+            if kind == "end":
+                return items
+            raise SandboxFault("memory") if kind == "memory" else SandboxFault("crash", str(value))
+    except SandboxFault as fault:
+        fault.items = items
+        raise

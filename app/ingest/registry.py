@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from app.ingest import archive, docx, email, pdf, tabular, text
+from app.ingest import archive, docx, email, mailbox, msg, pdf, tabular, text
 from app.ingest.archive import mb
 from app.ingest.decoding import display_name
 from app.ingest.types import IngestError, Limits, ParsedFile
@@ -19,13 +19,14 @@ PARSERS: dict[str, Parser] = {
     "docx": lambda f, d, limits, m: docx.parse_docx(f, d, limits),
     "pdf": lambda f, d, limits, m: pdf.parse_pdf(f, d, limits),
     "eml": lambda f, d, limits, m: email.parse_eml(f, d, limits),
-    "mbox": lambda f, d, limits, m: email.parse_mbox(f, d, limits),
+    "mbox": lambda f, d, limits, m: mailbox.parse_mbox(f, d, limits),
+    "msg": lambda f, d, limits, m: msg.parse_msg(f, d, limits),
     "csv": tabular.parse_csv,
     "json": tabular.parse_json,
     "jsonl": tabular.parse_jsonl,
 }
 SUPPORTED = (*PARSERS, "zip")
-SUPPORTED_TEXT = ".txt, .md, .docx, .pdf, .eml, .mbox, .csv, .json, .jsonl and .zip"
+SUPPORTED_TEXT = ".txt, .md, .docx, .pdf, .eml, .msg, .mbox, .csv, .json, .jsonl and .zip"
 
 
 def extension(filename: str) -> str:
@@ -49,15 +50,21 @@ def _precheck(filename: str, data: bytes, ext: str, limits: Limits) -> str | Non
     if ext not in SUPPORTED:
         what = f"a .{ext} file" if ext else "a file without an extension"
         return f"Lastmile reads {SUPPORTED_TEXT} files; {name} is {what}. Save it in one of these formats."
-    if len(data) > limits.max_file_bytes:
-        return (
-            f"{name} is {mb(len(data))}, more than the {mb(limits.max_file_bytes)} allowed for one file. "
-            "Split it into smaller files, or ask your administrator to raise the limit."
-        )
+    limit = limits.max_mailbox_bytes if ext == "mbox" else limits.max_file_bytes
+    if len(data) > limit:
+        return too_large(name, len(data), limit)
     # Only small files are checked for blank content here: the parsers see blank big ones.
     if len(data) < 65536 and not data.strip():
         return f"{name} is empty. Check that you picked the right file, or save it again and upload it."
     return None
+
+
+def too_large(name: str, size: int, limit: int) -> str:
+    """Why a file is refused for its size, naming the limit and what to do."""
+    return (
+        f"{name} is {mb(size)}, more than the {mb(limit)} allowed for one file. Split it into smaller "
+        "files, or ask your administrator to raise the limit."
+    )
 
 
 def _parse_one(filename: str, data: bytes, limits: Limits, mapping: dict[str, str] | None) -> ParsedFile:

@@ -43,6 +43,8 @@ class Limits:
     """Upload limits, taken from settings so an admin can change them."""
 
     max_file_bytes: int
+    max_mailbox_bytes: int
+    max_mailbox_messages: int
     max_archive_entries: int
     max_archive_expanded_bytes: int
     max_archive_ratio: int
