@@ -58,7 +58,7 @@ REFUSED: dict[str, tuple[str, ...]] = {
     "email_deep_nesting": ("nested too deeply",),
     "empty_txt": ("is empty",),
     "pdf_damaged": ("is damaged",),
-    "pdf_encrypted": ("password protected",),
+    "pdf_encrypted": ("password-protected",),
     "pdf_images_only": ("only images",),
     "zip_bomb_ratio": ("zip bombs",),
     "zip_overlapping_bomb": ("would expand to 600 MB",),

@@ -67,7 +67,7 @@ def test_docx_core_title_comes_first() -> None:
 
 
 def test_long_docx_is_split_by_top_level_heading() -> None:
-    """A long .docx is split by top-level heading."""
+    """A .docx too long for the model is split by top-level heading."""
     document = docx.Document()
     document.add_paragraph("Field Guide", style="Title")
     for heading in ("Setup", "Operation"):
@@ -75,7 +75,7 @@ def test_long_docx_is_split_by_top_level_heading() -> None:
         document.add_paragraph(f"{heading} step. " * 150)
         document.add_heading(f"{heading} notes", 2)
         document.add_paragraph("A note.")
-    parsed = one("guide.docx", save(document), max_example_chars=3000)
+    parsed = one("guide.docx", save(document), context_tokens=700)
     assert [e.source_ref for e in parsed.examples] == ["section: Setup", "section: Operation"]
     setup = parsed.examples[0]
     assert setup.instruction == "Write the section 'Setup' of the report: Field Guide"
@@ -168,14 +168,14 @@ def test_pdf_without_metadata_title_uses_its_first_line() -> None:
 
 
 def test_long_pdf_is_split_by_its_top_level_bookmarks() -> None:
-    """A long PDF is split by its top-level bookmarks."""
+    """A PDF too long for the model is split by its top-level bookmarks."""
     pdf = FPDF()
     pdf.set_font("Helvetica", size=10)
     for chapter in ("Safety", "Maintenance"):
         pdf.add_page()
         pdf.start_section(chapter)
         pdf.multi_cell(0, 5, f"{chapter} rule. " * 200)
-    parsed = one("manual.pdf", bytes(pdf.output()), max_example_chars=3000)
+    parsed = one("manual.pdf", bytes(pdf.output()), context_tokens=1100)
     assert [e.source_ref for e in parsed.examples] == ["section: Safety", "section: Maintenance"]
     assert parsed.examples[1].instruction.startswith("Write the section 'Maintenance' of the report: ")
     assert "Maintenance rule." in parsed.examples[1].output and "Safety" not in parsed.examples[1].output
@@ -195,8 +195,7 @@ def test_damaged_encrypted_scanned_and_long_pdfs_are_refused() -> None:
         "'Print to PDF') and upload the new file."
     )
     assert one(*hostile.pdf_encrypted()).error == (
-        "locked.pdf is password protected. Remove the password (open it, then save or print it as a new PDF "
-        "without one) and upload it again."
+        "locked.pdf: this PDF is password-protected: save it without a password and upload again."
     )
     assert one(*hostile.pdf_images_only()).error == (
         "scan.pdf contains only images (is it a scan?); Lastmile can't read scanned documents yet. Upload "

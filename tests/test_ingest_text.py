@@ -40,13 +40,13 @@ def test_md_title_is_the_first_hash_heading() -> None:
 
 
 def test_long_md_report_is_split_by_top_level_section() -> None:
-    """A long .md report is split by top-level section."""
+    """A .md report too long for the model is split by top-level section; each section fits."""
     findings, actions = "Finding. " * 300, "Action. " * 300
     text = (
         f"# Handbook\n\nWhy this exists.\n\n## Findings\n\n{findings}\n\n### Detail\n\nSub.\n\n"
         f"## Actions\n\n{actions}\n"
     )
-    parsed = one("handbook.md", text.encode(), max_example_chars=3000)
+    parsed = one("handbook.md", text.encode(), context_tokens=1000)
     assert parsed.error is None
     by_ref = {e.source_ref: e for e in parsed.examples}
     assert set(by_ref) == {"section: (opening)", "section: Findings", "section: Actions"}
@@ -55,33 +55,51 @@ def test_long_md_report_is_split_by_top_level_section() -> None:
     assert by_ref["section: Actions"].output == actions.strip()
     assert by_ref["section: (opening)"].instruction == "Write the opening of the report: Handbook"
     assert by_ref["section: (opening)"].output == "Why this exists."
-    assert any("became 3 examples, one per section" in w for w in parsed.warnings)
+    assert parsed.report_parts == 3
 
 
-def test_a_section_still_too_long_is_kept_whole_with_a_warning() -> None:
-    """A section still too long is kept whole with a warning."""
-    big = "Long words here. " * 400
-    text = f"# Report\n\n## Small\n\nShort.\n\n## Big\n\n{big}\n"
-    parsed = one("r.md", text.encode(), max_example_chars=3000)
-    outputs = {e.source_ref: e.output for e in parsed.examples}
-    assert outputs["section: Big"] == big.strip()  # never truncated
-    assert any(w.startswith("Section 'Big' is 6,799 characters long") for w in parsed.warnings)
-
-
-def test_a_long_report_without_headings_is_kept_whole_with_a_warning() -> None:
-    """A long report without headings is kept whole with a warning."""
-    text = "Title line\n\n" + "Plain prose without any headings. " * 200
-    parsed = one("plain.txt", text.encode(), max_example_chars=3000)
+def test_a_short_report_stays_one_example() -> None:
+    """A report that fits the model is one example, however many headings it has."""
+    text = "# Handbook\n\n## Findings\n\nCosts fell.\n\n## Actions\n\nCut more.\n"
+    parsed = one("handbook.md", text.encode(), context_tokens=1000)
     [example] = parsed.examples
-    assert example.output == text.strip()
-    assert any("has no section headings to split it by" in w for w in parsed.warnings)
+    assert example.instruction == "Write the report: Handbook" and parsed.report_parts == 0
+
+
+def test_a_section_still_too_long_is_split_into_numbered_parts() -> None:
+    """A section too long for the model is cut at its paragraphs into numbered parts; nothing is lost."""
+    paragraphs = [(f"Paragraph {n}. " + "Long words here. " * 40).strip() for n in range(10)]
+    big = "\n\n".join(paragraphs)
+    text = f"# Report\n\n## Small\n\nShort.\n\n## Big\n\n{big}\n"
+    parsed = one("r.md", text.encode(), context_tokens=600)
+    big_parts = [e for e in parsed.examples if e.source_ref.startswith("section: Big")]
+    count = len(big_parts)
+    assert count > 1 and parsed.report_parts == count + 1
+    assert [e.instruction for e in big_parts] == [
+        f"Write the section 'Big' of the report: Report (part {n} of {count})" for n in range(1, count + 1)
+    ]
+    assert [e.source_ref for e in big_parts][-1] == f"section: Big, part {count} of {count}"
+    # Cut between paragraphs, never inside one, and every word kept in order.
+    assert "\n\n".join(e.output for e in big_parts) == big
+    assert all(len(e.output) // 4 + 60 <= 600 for e in big_parts)
+
+
+def test_a_long_report_without_headings_is_split_at_paragraphs() -> None:
+    """A long report without headings is split at paragraphs into parts that fit; all its text is kept."""
+    body = "\n\n".join(("Plain prose without any headings. " * 12).strip() for _ in range(20))
+    text = "Title line\n\n" + body
+    parsed = one("plain.txt", text.encode(), context_tokens=800)
+    assert len(parsed.examples) > 2 and parsed.report_parts == len(parsed.examples)
+    count = len(parsed.examples)
+    assert parsed.examples[0].instruction == f"Write the report: Title line (part 1 of {count})"
+    assert "\n\n".join(e.output for e in parsed.examples) == text.strip()
 
 
 def test_setext_headings_split_a_markdown_report() -> None:
     """Setext headings split a markdown report."""
     body = "Text. " * 400
     text = f"Guide\n=====\n\nPart one\n--------\n\n{body}\n\nPart two\n--------\n\n{body}\n"
-    parsed = one("guide.md", text.encode(), max_example_chars=3000)
+    parsed = one("guide.md", text.encode(), context_tokens=1000)
     assert [e.source_ref for e in parsed.examples] == ["section: Part one", "section: Part two"]
     assert parsed.examples[0].instruction == "Write the section 'Part one' of the report: Guide"
 

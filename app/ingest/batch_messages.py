@@ -54,6 +54,8 @@ def parsed_result(parsed: ParsedFile, added: int, name: str) -> tuple[str, str]:
             message = f"Nothing added from {name}: {skips}, none of them written by a person"
         return "skipped", with_warnings(message, parsed.warnings)
     counts = []
+    if parsed.report_parts:
+        counts.append(f"report split into {parsed.report_parts} parts to fit the model")
     if parsed.signatures_removed:
         counts.append(f"{count_phrase(parsed.signatures_removed, 'signature')} removed")
     if parsed.skipped:

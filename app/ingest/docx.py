@@ -12,7 +12,14 @@ from lxml import etree
 
 from app.ingest.archive import ExpansionBudget, guard_entries, open_zip, read_entry
 from app.ingest.decoding import check_line_chars, describe_binary, display_name
-from app.ingest.reports import Section, clean_title, first_line_title, report_examples
+from app.ingest.docx_xml import (
+    accepted_text,
+    body_items,
+    is_contents_paragraph,
+    is_strict,
+    transitional_package,
+)
+from app.ingest.reports import Section, clean_title, first_line_title, report_file
 from app.ingest.types import IngestError, Limits, ParsedFile
 
 # "<!" starts a DOCTYPE (and so entity declarations) unless it opens a comment or CDATA.
@@ -132,11 +139,12 @@ def _style_name(paragraph: Paragraph) -> str:
 
 
 def _paragraph_block(paragraph: Paragraph) -> Block | None:
-    """A paragraph as markdown: headings as `#`, list items as `- `; None when it is empty."""
-    text = " ".join(paragraph.text.split())
-    if not text:
-        return None
+    """A paragraph as markdown: headings as `#`, list items as `- `; None when it is empty or part of
+    Word's table of contents."""
+    text = " ".join(accepted_text(paragraph._p).split())
     style = _style_name(paragraph)
+    if not text or is_contents_paragraph(style):
+        return None
     if style == "Title":
         return Block(f"# {text}", is_title=True)
     match = HEADING_STYLE.match(style)
@@ -158,7 +166,8 @@ def _table_block(table: Table) -> Block | None:
             if id(cell._tc) in seen:
                 continue  # a merged cell appears once per grid column it spans
             seen.add(id(cell._tc))
-            cells.append(" ".join(cell.text.split()).replace("|", "\\|"))
+            text = " ".join(accepted_text(p._p) for p in cell.paragraphs)
+            cells.append(" ".join(text.split()).replace("|", "\\|"))
         rows.append(cells)
     if not any(any(cells) for cells in rows):
         return None
@@ -170,9 +179,9 @@ def _table_block(table: Table) -> Block | None:
 
 
 def _blocks(document: docx.document.Document) -> list[Block]:
-    """The body's paragraphs and tables, in order."""
+    """The body's paragraphs and tables, in order (content controls' too)."""
     blocks: list[Block] = []
-    for item in document.iter_inner_content():
+    for item in body_items(document.element.body, document._body):
         block = _paragraph_block(item) if isinstance(item, Paragraph) else _table_block(item)
         if block is not None:
             blocks.append(block)
@@ -204,12 +213,20 @@ def join_blocks(blocks: list[Block]) -> str:
     return "".join(parts)
 
 
+def _transitional(data: bytes) -> bytes:
+    """The package python-docx can open: a Strict Open XML one rewritten to Transitional, else as it is."""
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        if not is_strict(package.read("word/document.xml")):
+            return data
+        return transitional_package(package)
+
+
 def parse_docx(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     """A Word document as a report: one example, or one per top-level section when long."""
     check_package(filename, data, limits)
     name = display_name(filename)
     try:
-        document = docx.Document(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(_transitional(data)))
         blocks = _blocks(document)
         core_title = clean_title(document.core_properties.title or "")
     except (KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, etree.LxmlError) as exc:
@@ -226,5 +243,4 @@ def parse_docx(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     check_line_chars(filename, text, limits.max_line_chars)
     styled = next((b.text for b in blocks if b.is_title or b.heading_level), "")
     title = core_title or clean_title(styled) or first_line_title(text, filename)
-    examples, warnings = report_examples(title, text, limits, sections=_sections(blocks))
-    return ParsedFile(filename, data, "docx", examples=examples, warnings=warnings)
+    return report_file(filename, data, "docx", title, text, limits, [], sections=_sections(blocks))

@@ -1,14 +1,18 @@
 """PDF reports: pypdf text extraction with clear refusals for encrypted, damaged, scanned or huge PDFs."""
 
 import io
+import logging
 import re
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from app.ingest.decoding import check_line_chars, describe_binary, display_name
-from app.ingest.reports import Section, clean_title, first_line_title, report_examples
+from app.ingest.pdf_text import clean_pages, clean_text
+from app.ingest.reports import Section, clean_title, first_line_title, report_file
 from app.ingest.types import IngestError, Limits, ParsedFile
+
+log = logging.getLogger(__name__)
 
 # What reading a malformed PDF can raise besides pypdf's own errors.
 READ_ERRORS = (
@@ -51,15 +55,21 @@ def _open(filename: str, data: bytes) -> PdfReader:
     except READ_ERRORS as exc:
         raise _damaged(name) from exc
     if encrypted:
-        # Many PDFs are "encrypted" with an empty user password just to restrict printing: those open.
+        # Many PDFs are encrypted with an empty user password just to restrict printing or copying: those
+        # open (RC4 and AES alike; AES needs the cryptography package, a dependency of Lastmile).
         try:
             opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
-        except (DependencyError, NotImplementedError, *READ_ERRORS):
-            opened = False
+        except (DependencyError, NotImplementedError) as exc:
+            log.warning("cannot decrypt %r: %s", filename, exc)
+            raise IngestError(
+                f"{name}: this PDF is encrypted in a way Lastmile cannot open. Save it without a password "
+                "(or print it to a new PDF) and upload again."
+            ) from exc
+        except READ_ERRORS as exc:
+            raise _damaged(name) from exc
         if not opened:
             raise IngestError(
-                f"{name} is password protected. Remove the password (open it, then save or print it as a "
-                "new PDF without one) and upload it again."
+                f"{name}: this PDF is password-protected: save it without a password and upload again."
             )
     return reader
 
@@ -138,6 +148,10 @@ def parse_pdf(filename: str, data: bytes, limits: Limits) -> ParsedFile:
         pages.append(CONTROL.sub("", text).strip())
     if len(unreadable) == count:
         raise _damaged(name)
+    # Running headers, page numbers and the table of contents go first: they are recognised by lines.
+    # A PDF that is nothing but those (a contents page on its own) keeps them rather than come out empty.
+    cleaned = clean_pages(pages)
+    pages = [clean_text(page) for page in (cleaned if any(cleaned) else pages)]
     text = "\n\n".join(page for page in pages if page)
     if not text.strip():
         raise IngestError(
@@ -154,6 +168,6 @@ def parse_pdf(filename: str, data: bytes, limits: Limits) -> ParsedFile:
             "re-export the PDF from the original program."
         )
     title = _title(reader) or first_line_title(text, filename)
-    sections = _outline_sections(reader, pages) if len(text) > limits.max_example_chars else None
-    examples, report_warnings = report_examples(title, text, limits, sections=sections)
-    return ParsedFile(filename, data, "pdf", examples=examples, warnings=warnings + report_warnings)
+    return report_file(
+        filename, data, "pdf", title, text, limits, warnings, sections=_outline_sections(reader, pages)
+    )

@@ -1,10 +1,13 @@
-"""Reports (docx, pdf, md, txt) to examples: titles, markdown sections, splitting long reports."""
+"""Reports (docx, pdf, md, txt) to examples: titles, markdown sections, long ones split to fit the model."""
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from app.curation.fitting import Fit
+from app.curation.tokens import get_token_counter
 from app.ingest.decoding import file_stem
-from app.ingest.types import ExampleDraft, Limits
+from app.ingest.types import ExampleDraft, Limits, ParsedFile
 
 ATX_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 SETEXT_UNDERLINE = re.compile(r"^(=+|-+)[ \t]*$")
@@ -12,6 +15,7 @@ FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 MAX_TITLE_CHARS = 120
 # Headings end up in source_ref ("section: ...", at most 200 characters in the database).
 MAX_HEADING_CHARS = 150
+PART_SUFFIX = " (part {} of {})"
 
 
 @dataclass
@@ -110,47 +114,79 @@ def tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
+def report_fit(limits: Limits) -> Fit:
+    """How reports are fitted: the default model's context and tokenizer, and the character limit."""
+    path = Path(limits.tokenizer_path) if limits.tokenizer_path else None
+    return Fit(get_token_counter(path), limits.context_tokens, limits.max_example_chars)
+
+
+def _report_sections(title: str, text: str, sections: list[Section] | None, setext: bool) -> list[Section]:
+    """The report's non-empty sections (markdown ones by default); the whole text when it has none."""
+    parts = [
+        Section(s.heading, tidy(s.text))
+        for s in (sections if sections is not None else markdown_sections(text, title, setext))
+    ]
+    parts = [s for s in parts if s.text and not (s.heading is None and clean_title(s.text) == title)]
+    return parts if len(parts) > 1 else [Section(None, text)]
+
+
 def report_examples(
     title: str, text: str, limits: Limits, sections: list[Section] | None = None, setext: bool = False
-) -> tuple[list[ExampleDraft], list[str]]:
-    """One example for the report, or one per section when it is longer than `max_example_chars`.
+) -> list[ExampleDraft]:
+    """One example for the report, or, when it does not fit the model, one per part that does.
 
-    `sections` defaults to the text's markdown sections (setext underlines count when `setext`).
-    A section that is still too long is kept whole with a warning: text is never silently truncated.
+    A long report is split at its top-level sections (`sections`, by default its markdown ones), and a
+    section still too long at its sub-headings, then paragraphs, lines, sentences: every example fits the
+    model's context with its instruction and chat template, and no text is left out.
     """
     text = tidy(text)
-    limit = limits.max_example_chars
-    whole = ExampleDraft(instruction=f"Write the report: {title}", output=text)
-    if len(text) <= limit:
-        return [whole], []
-    parts = [
-        s for s in (sections if sections is not None else markdown_sections(text, title, setext)) if s.text
-    ]
-    parts = [Section(s.heading, tidy(s.text)) for s in parts]
-    parts = [s for s in parts if s.text and not (s.heading is None and clean_title(s.text) == title)]
-    if len(parts) < 2:
-        return [whole], [
-            f"The report is {len(text):,} characters long, more than the {limit:,} allowed for one example, "
-            "and has no section headings to split it by. It was kept whole and will be flagged as too long: "
-            "add headings (Heading 1 style) or split the document, then upload it again."
-        ]
+    fit = report_fit(limits)
+    whole = f"Write the report: {title}"
+    if fit.fits(whole, "", text):
+        return [ExampleDraft(instruction=whole, output=text)]
     examples: list[ExampleDraft] = []
-    warnings = [
-        f"The report is {len(text):,} characters long (the limit for one example is {limit:,}), so it "
-        f"became {len(parts)} examples, one per section."
-    ]
+    parts = _report_sections(title, text, sections, setext)
     for section in parts:
-        if section.heading is None:
-            instruction, ref = f"Write the opening of the report: {title}", "section: (opening)"
-        else:
+        if section.heading is not None:
             instruction = f"Write the section '{section.heading}' of the report: {title}"
             ref = f"section: {section.heading}"
-        if len(section.text) > limit:
-            name = f"Section '{section.heading}'" if section.heading else "The opening of the report"
-            warnings.append(
-                f"{name} is {len(section.text):,} characters long, more than the {limit:,} allowed for one "
-                "example. It was kept whole and will be flagged as too long: split it with sub-headings or "
-                "shorten it."
-            )
-        examples.append(ExampleDraft(instruction=instruction, output=section.text, source_ref=ref))
-    return examples, warnings
+        elif len(parts) > 1:
+            instruction, ref = f"Write the opening of the report: {title}", "section: (opening)"
+        else:
+            instruction, ref = whole, ""
+        examples.extend(numbered_parts(fit, instruction, "", section.text, ref))
+    return examples
+
+
+def numbered_parts(fit: Fit, instruction: str, input: str, output: str, ref: str) -> list[ExampleDraft]:
+    """`output` split into parts that fit with `instruction`: "(part 2 of 3)" added when there are several."""
+    budget = fit.answer_budget(instruction + PART_SUFFIX.format(999, 999), input)
+    pieces = fit.split(output, budget)
+    if len(pieces) < 2:
+        return [ExampleDraft(instruction=instruction, input=input, output=output, source_ref=ref or None)]
+    return [
+        ExampleDraft(
+            instruction=instruction + PART_SUFFIX.format(number, len(pieces)),
+            input=input,
+            output=piece,
+            source_ref=(f"{ref}, " if ref else "") + f"part {number} of {len(pieces)}",
+        )
+        for number, piece in enumerate(pieces, start=1)
+    ]
+
+
+def report_file(
+    filename: str,
+    data: bytes,
+    fmt: str,
+    title: str,
+    text: str,
+    limits: Limits,
+    warnings: list[str],
+    sections: list[Section] | None = None,
+    setext: bool = False,
+) -> ParsedFile:
+    """The ParsedFile of a report: its examples (split to fit the model when needed) and `warnings`."""
+    examples = report_examples(title, text, limits, sections, setext)
+    parts = len(examples) if len(examples) > 1 else 0
+    return ParsedFile(filename, data, fmt, examples=examples, warnings=warnings, report_parts=parts)

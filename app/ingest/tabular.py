@@ -11,14 +11,56 @@ from app.ingest.rows import Problems, rows_to_file
 from app.ingest.types import IngestError, Limits, ParsedFile
 
 JSON_LIST_KEYS = ("data", "examples", "rows", "records", "items")
+NUL = b"\x00"
+MAX_LISTED_LINES = 5
+# Bytes of the file's start looked at to tell UTF-16 text (a NUL in every other byte) from stray NULs.
+WIDE_SAMPLE_BYTES = 65536
 MAX_JSON_DEPTH = 50
 DELIMITERS = (",", ";", "\t")
+
+
+def _is_wide(data: bytes) -> bool:
+    """Whether NUL bytes belong to the text: a UTF-16/32 byte-order mark, or NULs on one side of most byte
+    pairs (UTF-16 without a mark)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return True
+    sample = data[:WIDE_SAMPLE_BYTES]
+    half = len(sample) // 2
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    return half > 1 and max(even, odd) > 0.3 * half and min(even, odd) < 0.05 * half
+
+
+def _without_nuls(filename: str, data: bytes) -> tuple[bytes, list[str]]:
+    """The table without NUL bytes (a damaged or padded export), with a note naming the lines they were on.
+
+    Spreadsheets never write NULs into a CSV: they come from a crash while saving, a copy padded with empty
+    bytes, or a database export. The rest of the file is usually fine, so it is read, and the user is told
+    where to look.
+    """
+    if NUL not in data or _is_wide(data):
+        return data, []
+    lines = [number for number, line in enumerate(data.split(b"\n"), start=1) if NUL in line]
+    count = data.count(NUL)
+    data = data.replace(NUL, b"")
+    if not data.strip():
+        raise IngestError(
+            f"{display_name(filename)} holds only empty (NUL) bytes, so the table was not saved completely. "
+            "Export it again from your spreadsheet program as CSV and upload the new file."
+        )
+    listed = ", ".join(map(str, lines[:MAX_LISTED_LINES])) + (" …" if len(lines) > MAX_LISTED_LINES else "")
+    note = (
+        f"{count:,} empty (NUL) character{'s were' if count != 1 else ' was'} removed from line"
+        f"{'s' if len(lines) != 1 else ''} {listed}. Such characters are a sign of a damaged or padded "
+        "export: check those rows, or export the table again from your spreadsheet program as CSV."
+    )
+    return data, [note]
 
 
 def _decoded_table(filename: str, data: bytes, limits: Limits, fmt: str) -> tuple[str, list[str]]:
     """The file's text and decoding notes; a web page saved under a table extension is refused."""
     if fmt != "json":  # minified JSON is one long line, and still a fine file
         check_line_bytes(filename, data, limits.max_line_chars)
+    data, nul_notes = _without_nuls(filename, data)
     decoded = decode_text(filename, data)
     if looks_like_html(decoded.text):
         raise IngestError(
@@ -27,7 +69,7 @@ def _decoded_table(filename: str, data: bytes, limits: Limits, fmt: str) -> tupl
         )
     if fmt != "json":
         check_line_chars(filename, decoded.text, limits.max_line_chars)
-    return decoded.text, list(decoded.warnings)
+    return decoded.text, nul_notes + list(decoded.warnings)
 
 
 def _unique_columns(header: list[str]) -> list[str]:

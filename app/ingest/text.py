@@ -8,12 +8,12 @@ from app.ingest.decoding import (
     html_to_text,
     looks_like_html,
 )
-from app.ingest.reports import first_line_title, markdown_title, report_examples
+from app.ingest.reports import first_line_title, markdown_title, report_file
 from app.ingest.types import IngestError, Limits, ParsedFile
 
 
 def parse_text(filename: str, data: bytes, limits: Limits, fmt: str) -> ParsedFile:
-    """A .txt or .md file (`fmt`) as a report: one example, or one per section when long."""
+    """A .txt or .md file (`fmt`) as a report: one example, or parts that fit the model when long."""
     check_line_bytes(filename, data, limits.max_line_chars)
     decoded = decode_text(filename, data)
     text, warnings = decoded.text, list(decoded.warnings)
@@ -35,5 +35,4 @@ def parse_text(filename: str, data: bytes, limits: Limits, fmt: str) -> ParsedFi
         if fmt == "md"
         else first_line_title(text, filename)
     )
-    examples, report_warnings = report_examples(title, text, limits, setext=fmt == "md")
-    return ParsedFile(filename, data, fmt, examples=examples, warnings=warnings + report_warnings)
+    return report_file(filename, data, fmt, title, text, limits, warnings, setext=fmt == "md")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from app.curation.tokens import default_tokenizer_path
 from app.settings import Settings
 
 
@@ -36,6 +37,8 @@ class ParsedFile:
     signatures_removed: int = 0
     # Mail no person wrote, deliberately not used: one key of app.ingest.automated.KINDS per message.
     skipped: list[str] = field(default_factory=list)
+    # Reports: how many parts a report was split into to fit the model (0 when it fitted whole).
+    report_parts: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,14 @@ class Limits:
     max_line_chars: int
     max_example_chars: int
     max_table_columns: int
+    # Reports are split into parts that fit the default base model: its context and its tokenizer.json
+    # (a path; "" counts with the estimate of about 4 characters a token).
+    context_tokens: int = 2048
+    tokenizer_path: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Limits":
-        """The limits configured in `settings`."""
-        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+        """The limits configured in `settings`, and the default model's tokenizer."""
+        names = [name for name in cls.__dataclass_fields__ if name != "tokenizer_path"]
+        values = {name: getattr(settings, name) for name in names}
+        return cls(**values, tokenizer_path=str(default_tokenizer_path(settings)))
