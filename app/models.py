@@ -51,7 +51,7 @@ class Document(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(500))
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(20))
     # stored → parsed | failed | needs_mapping
     status: Mapped[str] = mapped_column(String(20), default="stored")
@@ -95,13 +95,16 @@ class ImportItem(Base):
     filename: Mapped[str] = mapped_column(String(500))
     # The stored original, written by the web before the task is published.
     sha256: Mapped[str | None] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     parent_item_id: Mapped[int | None] = mapped_column(ForeignKey("import_items.id", ondelete="CASCADE"))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     # pending → parsed | skipped | failed | duplicate | needs_mapping (skipped: mail no person wrote)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     message: Mapped[str | None] = mapped_column(Text)
     example_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A mailbox read in slices: the byte offset and message number it goes on from, and its running tally
+    # (app.ingest.mailbox_import). Written in the same transaction as the slice's examples.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     batch: Mapped[ImportBatch] = relationship(back_populates="items")
 
 

@@ -7,6 +7,7 @@ parse_mbox reads a small one (an archive member, a file given as bytes) in one g
 """
 
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -262,3 +263,33 @@ def parse_mbox(filename: str, data: bytes, limits: Limits) -> ParsedFile:
         if outcome.example is not None:
             examples.append(outcome.example)
     return tally.result(filename, data, examples, limits.max_mailbox_messages)
+
+
+def read_slice(
+    path: str, filename: str, limits: Limits, offset: int, number: int, seconds: float
+) -> Iterator[tuple[Any, ...]]:
+    """Read the mailbox at `path` from `offset` (after message `number`) for about `seconds`, in the sandbox.
+
+    Yields, as it goes: ("reading", number, end) before each message is parsed (so a message that
+    stalls the reader can be skipped), ("message", MessageOutcome) after it, and last ("end", offset,
+    number, finished, truncated); or ("refused", message) when the file is no mailbox at all.
+    """
+    deadline = time.monotonic() + seconds
+    with open(path, "rb") as handle:
+        if offset == 0:
+            try:
+                sniff(filename, handle.read(SNIFF_BYTES))
+            except IngestError as exc:
+                yield ("refused", str(exc))
+                return
+        for raw in read_messages(handle, offset, number, limits):
+            if raw.number > limits.max_mailbox_messages:
+                yield ("end", offset, number, True, True)
+                return
+            yield ("reading", raw.number, raw.end)
+            yield ("message", read_message(raw))
+            offset, number = raw.end, raw.number
+            if time.monotonic() > deadline:
+                yield ("end", offset, number, False, False)
+                return
+    yield ("end", offset, number, True, False)

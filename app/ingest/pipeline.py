@@ -1,134 +1,47 @@
 """Running an upload batch: parse each stored file and write its examples, one transaction per file."""
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import math
+import time
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.curation.tokens import TokenCounter
 from app.db import session_scope
 from app.ingest.batch_messages import (
-    MAX_NAME,
     NEEDS_MAPPING,
     archive_summary,
-    duplicate_message,
     member_name,
     parsed_result,
     short_name,
     unexpected_error_message,
     with_warnings,
 )
+from app.ingest.batch_rows import (
+    SAMPLE_TAG,
+    BatchContext,
+    bump_batch,
+    fail_foreign,
+    item_document,
+    lock_pending_item,
+    owned_document,
+    point_at_known,
+    record_failure,
+)
 from app.ingest.fork_server import SandboxLimits
+from app.ingest.mailbox_import import import_mailbox
+from app.ingest.registry import extension
 from app.ingest.sandbox import parse_in_sandbox
 from app.ingest.store import original_path, store_bytes, storing
 from app.ingest.types import Limits, ParsedFile
 from app.models import Document, ImportBatch, ImportItem, utcnow
+from app.queue import INGEST_BATCH, enqueue
 from app.services.examples import new_example, token_counter
 from app.services.health import refresh_health
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
-
-SAMPLE_TAG = "sample"
-
-
-@dataclass(frozen=True)
-class BatchContext:
-    """What every step of one batch run needs to know."""
-
-    batch_id: int
-    workspace_id: int
-    source: str
-    limits: Limits
-    sandbox: SandboxLimits
-    counter: TokenCounter
-    originals: Path
-
-
-def _bump_batch(session: Session, batch_id: int, done: int, examples: int) -> None:
-    """Add to the batch's counters in SQL, so concurrent writers never lose an increment."""
-    if done or examples:
-        session.execute(
-            update(ImportBatch)
-            .where(ImportBatch.id == batch_id)
-            .values(
-                done_files=ImportBatch.done_files + done,
-                example_count=ImportBatch.example_count + examples,
-            )
-        )
-
-
-def _find_document(session: Session, workspace_id: int, sha256: str) -> Document | None:
-    """The workspace's document with these bytes, if any."""
-    query = select(Document).where(Document.workspace_id == workspace_id, Document.sha256 == sha256)
-    return session.scalars(query).first()
-
-
-def _item_document(session: Session, ctx: BatchContext, item: ImportItem, **fields: Any) -> Document:
-    """The Document for an item's bytes: a failed one to read again, or a new one with `fields` (added)."""
-    document = _find_document(session, ctx.workspace_id, item.sha256 or "")
-    if document is None:
-        document = Document(
-            workspace_id=ctx.workspace_id,
-            sha256=item.sha256,
-            filename=item.filename[:MAX_NAME],
-            size_bytes=item.size_bytes,
-            **fields,
-        )
-        session.add(document)
-    return document
-
-
-def _owned_document(session: Session, ctx: BatchContext, document_id: int | None) -> Document | None:
-    """The document `document_id` when it belongs to the batch's workspace; None otherwise.
-
-    Tasks receive only ids, so the task checks again what the web checked: a batch never reads or
-    writes another workspace's document, whatever its items point at.
-    """
-    if document_id is None:
-        return None
-    document = session.get(Document, document_id)
-    if document is None or document.workspace_id != ctx.workspace_id:
-        log.warning("batch %s names document %s of another workspace; ignored", ctx.batch_id, document_id)
-        return None
-    return document
-
-
-def _fail_foreign(session: Session, ctx: BatchContext, item: ImportItem, counts_as_done: int) -> None:
-    """Fail an item that points at a document outside the batch's workspace (it is never read)."""
-    item.status = "failed"
-    name = short_name(item.filename)
-    item.message = f"{name} could not be read: it points at a file outside this workspace. Upload it again."
-    item.document_id = None
-    _bump_batch(session, ctx.batch_id, counts_as_done, 0)
-
-
-def _lock_pending_item(session: Session, item_id: int) -> ImportItem | None:
-    """The item, locked for this transaction (PostgreSQL), or None if another run already did it."""
-    item = session.get(ImportItem, item_id, with_for_update=True, populate_existing=True)
-    return item if item is not None and item.status == "pending" else None
-
-
-def _point_at_known(session: Session, ctx: BatchContext, item: ImportItem, counts_as_done: int) -> bool:
-    """Settle an item whose bytes the workspace already holds (duplicate, or columns still to choose).
-
-    False when there is no such document, or it failed before: a failed file is read again, since
-    the parsers or the limits may have changed since.
-    """
-    document = _find_document(session, ctx.workspace_id, item.sha256 or "")
-    if document is None or document.status == "failed":
-        return False
-    item.document_id = document.id
-    if document.status == "needs_mapping":
-        item.status, item.message = "needs_mapping", NEEDS_MAPPING
-    else:
-        item.status, item.message = "duplicate", duplicate_message(document)
-    _bump_batch(session, ctx.batch_id, counts_as_done, 0)
-    return True
 
 
 def _apply_result(
@@ -166,37 +79,26 @@ def write_file(
 
     Top-level items count towards the batch's done files; archive members do not (their archive does).
     """
-    item = _lock_pending_item(session, item_id)
+    item = lock_pending_item(session, item_id)
     if item is None:
         return 0
     counts_as_done = 1 if item.parent_item_id is None else 0
     # A mapping batch's item names its document: it is read again, not reported as a duplicate.
-    document = _owned_document(session, ctx, item.document_id)
+    document = owned_document(session, ctx, item.document_id)
     if item.document_id and document is None:
-        _fail_foreign(session, ctx, item, counts_as_done)
+        fail_foreign(session, ctx, item, counts_as_done)
         return 0
-    if document is None and _point_at_known(session, ctx, item, counts_as_done):
+    if document is None and point_at_known(session, ctx, item, counts_as_done):
         return 0
     if document is None:
-        document = _item_document(session, ctx, item, parent_id=parent_doc_id)
+        document = item_document(session, ctx, item, parent_id=parent_doc_id)
     document.format = parsed.format[:20]
     session.flush()  # the examples need the document's id
     item.document_id = document.id
     added = _apply_result(session, ctx, item, document, parsed)
     item.example_count = added
-    _bump_batch(session, ctx.batch_id, counts_as_done, added)
+    bump_batch(session, ctx.batch_id, counts_as_done, added)
     return added
-
-
-def record_failure(ctx: BatchContext, item_id: int, message: str) -> None:
-    """Mark an item failed with a plain message, in its own transaction."""
-    with session_scope() as session:
-        item = _lock_pending_item(session, item_id)
-        if item is None:
-            return
-        item.status = "failed"
-        item.message = message
-        _bump_batch(session, ctx.batch_id, 1 if item.parent_item_id is None else 0, 0)
 
 
 def write_file_safely(
@@ -246,17 +148,17 @@ def _child_item_id(ctx: BatchContext, parent_item_id: int, position: int, parsed
 def _open_archive(ctx: BatchContext, item_id: int) -> int | None:
     """Record the archive's own Document and return its id; None when the archive is a duplicate."""
     with session_scope() as session:
-        item = _lock_pending_item(session, item_id)
+        item = lock_pending_item(session, item_id)
         if item is None:
             return None
         if item.document_id:  # a redelivered task resumes the archive it started
-            if _owned_document(session, ctx, item.document_id) is None:
-                _fail_foreign(session, ctx, item, 1)
+            if owned_document(session, ctx, item.document_id) is None:
+                fail_foreign(session, ctx, item, 1)
                 return None
             return item.document_id
-        if _point_at_known(session, ctx, item, 1):
+        if point_at_known(session, ctx, item, 1):
             return None
-        document = _item_document(session, ctx, item, format="zip", status="stored")
+        document = item_document(session, ctx, item, format="zip", status="stored")
         session.flush()  # a new document needs its id
         item.document_id = document.id
         return document.id
@@ -265,12 +167,12 @@ def _open_archive(ctx: BatchContext, item_id: int) -> int | None:
 def _close_archive(ctx: BatchContext, item_id: int, document_id: int) -> None:
     """Summarise an archive's members on its item and Document."""
     with session_scope() as session:
-        item = _lock_pending_item(session, item_id)
+        item = lock_pending_item(session, item_id)
         if item is None:
             return
         children = list(session.scalars(select(ImportItem).where(ImportItem.parent_item_id == item_id)))
         examples = sum(child.example_count for child in children)
-        document = _owned_document(session, ctx, document_id)
+        document = owned_document(session, ctx, document_id)
         all_failed = bool(children) and all(child.status == "failed" for child in children)
         item.status = "failed" if all_failed or not children else "parsed"
         base = archive_summary(children) if children else f"{short_name(item.filename)} holds no files"
@@ -279,7 +181,7 @@ def _close_archive(ctx: BatchContext, item_id: int, document_id: int) -> None:
         if document is not None:
             document.status = item.status
             document.example_count = examples
-        _bump_batch(session, ctx.batch_id, 1, 0)
+        bump_batch(session, ctx.batch_id, 1, 0)
 
 
 def is_archive_result(filename: str, parsed: list[ParsedFile]) -> bool:
@@ -303,16 +205,19 @@ def write_archive(ctx: BatchContext, item_id: int, parsed: list[ParsedFile]) -> 
     _close_archive(ctx, item_id, document_id)
 
 
-def process_item(ctx: BatchContext, item_id: int) -> None:
-    """Read one stored original, parse it and record the result."""
+def process_item(ctx: BatchContext, item_id: int, deadline: float) -> bool:
+    """Read one stored original, parse it and record the result; False when a mailbox has more to read.
+
+    A mailbox is read in slices until `deadline` (time.monotonic()); any other file in one go.
+    """
     with session_scope() as session:
         item = session.get(ImportItem, item_id)
         if item is None or item.status != "pending":
-            return
+            return True
         filename, sha256 = item.filename, item.sha256
         mapping = None
         if ctx.source == "mapping" and item.document_id:
-            document = _owned_document(session, ctx, item.document_id)
+            document = owned_document(session, ctx, item.document_id)
             mapping = document.column_mapping if document is not None else None
     try:
         path = original_path(ctx.originals, sha256 or "")
@@ -326,7 +231,9 @@ def process_item(ctx: BatchContext, item_id: int) -> None:
             item_id,
             f"The stored copy of {filename} is missing, so it could not be read. Upload it again.",
         )
-        return
+        return True
+    if extension(filename) == "mbox" and ctx.source != "mapping":
+        return import_mailbox(ctx, item_id, path, filename, deadline)
     try:
         # Untrusted bytes: parsed in a child process with memory, CPU and time limits.
         parsed = parse_in_sandbox(path, filename, ctx.limits, ctx.sandbox, mapping)
@@ -339,13 +246,14 @@ def process_item(ctx: BatchContext, item_id: int) -> None:
             f"Lastmile could not read {filename} because of an unexpected error. Check that it opens on "
             "your computer and upload it again; tell your administrator if it keeps failing.",
         )
-        return
+        return True
     if is_archive_result(filename, parsed):
         write_archive(ctx, item_id, parsed)
     elif not parsed:
         record_failure(ctx, item_id, f"Lastmile found nothing it can read in {filename}.")
     else:
         write_file_safely(ctx, item_id, filename, parsed[0], None)
+    return True
 
 
 def _start(batch_id: int) -> BatchContext | None:
@@ -371,6 +279,7 @@ def _start(batch_id: int) -> BatchContext | None:
         sandbox=SandboxLimits.from_settings(settings),
         counter=token_counter(),
         originals=settings.originals_dir,
+        slice_seconds=settings.ingest_slice_seconds,
     )
 
 
@@ -393,8 +302,27 @@ def _finish(ctx: BatchContext) -> None:
             batch.finished_at = utcnow()
 
 
+def _turn_over(ctx: BatchContext) -> bool:
+    """Put the batch back at the end of the ingest queue (its state stays "running"); False if that failed.
+
+    The database is the record: the next turn reads the items still pending and each mailbox's
+    recorded offset. The message is published before this task is acknowledged, so a crash in
+    between leaves a duplicate (which finds nothing left to do), never a lost batch.
+    """
+    try:
+        enqueue(INGEST_BATCH, ctx.batch_id)
+    except Exception:
+        log.exception("could not put import batch %s back in the queue; it goes on now", ctx.batch_id)
+        return False
+    return True
+
+
 def run_batch(batch_id: int) -> None:
-    """Parse every pending item of batch `batch_id`, recording progress in the database."""
+    """Parse the pending items of batch `batch_id` for one turn (ingest_slice_seconds), then yield.
+
+    A batch with work left is published again behind the batches already waiting, so imports of
+    different workspaces take turns on a busy worker; the last turn marks the batch done.
+    """
     ctx = _start(batch_id)
     if ctx is None:
         return
@@ -406,9 +334,15 @@ def run_batch(batch_id: int) -> None:
             .order_by(ImportItem.position)
         )
         item_ids = list(session.scalars(query))
+    deadline = time.monotonic() + ctx.slice_seconds
     try:
-        for item_id in item_ids:
-            process_item(ctx, item_id)
+        for index, item_id in enumerate(item_ids):
+            # Every turn does some work (at least one file, or one slice of a mailbox), then yields.
+            over = index > 0 and time.monotonic() >= deadline
+            if (over or not process_item(ctx, item_id, deadline)) and _turn_over(ctx):
+                return
+            if over:  # the broker is unreachable: go on in this turn rather than lose the batch
+                deadline = math.inf
     except Exception:
         log.exception("import batch %s stopped", batch_id)
         with session_scope() as session:

@@ -101,6 +101,7 @@ def upload_page_response(
         accept=svc.ACCEPT,
         max_file=svc.format_size(get_settings().max_file_bytes),
         max_upload=svc.format_size(get_settings().max_upload_bytes),
+        max_mailbox=svc.format_size(get_settings().max_mailbox_bytes),
         error=error,
     )
     return templates.TemplateResponse(request, "upload/page.html", context, status_code=status_code)

@@ -25,7 +25,6 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_DISPLAY_NAME = 200
-MAX_INT32 = 2**31 - 1
 QUEUE_DOWN = (
     "The worker queue is unreachable, so these files are stored but not read yet. "
     "Press “Try again” in a minute; if it keeps happening, ask your administrator to check "
@@ -57,7 +56,9 @@ class AcceptedFormat:
 
 
 ACCEPTED_FORMATS = (
-    AcceptedFormat("Emails", ".eml, .mbox", "An email reply becomes: the incoming message → your reply."),
+    AcceptedFormat(
+        "Emails", ".eml, .msg, .mbox", "An email reply becomes: the incoming message → your reply."
+    ),
     AcceptedFormat(
         "Reports and letters",
         ".docx, .pdf, .txt, .md",
@@ -72,7 +73,7 @@ ACCEPTED_FORMATS = (
     ),
     AcceptedFormat("Zip archives", ".zip", "Each file inside is read on its own, as above."),
 )
-ACCEPT = ".eml,.mbox,.docx,.pdf,.txt,.md,.csv,.jsonl,.json,.zip"
+ACCEPT = ".eml,.msg,.mbox,.docx,.pdf,.txt,.md,.csv,.jsonl,.json,.zip"
 SAMPLE_NOTE = (
     f"Loads the documents of {SAMPLE_DESCRIPTION.rstrip('.')}. Their examples are tagged “sample”, "
     "so you can find and remove them later."
@@ -100,8 +101,10 @@ class IncomingFile:
 
 
 def format_size(size: int) -> str:
-    """A byte count as business users read it: "50 MB", "1.5 MB", "800 KB", "12 bytes"."""
+    """A byte count as business users read it: "2 GB", "50 MB", "1.5 MB", "800 KB", "12 bytes"."""
     mb = 1024 * 1024
+    if size >= 1024 * mb:
+        return f"{size / (1024 * mb):.1f}".removesuffix(".0") + " GB"
     if size >= mb:
         return f"{size / mb:.1f}".removesuffix(".0") + " MB"
     if size >= 1024:
@@ -135,17 +138,26 @@ def _stream_size(fileobj: BinaryIO) -> int | None:
         return None
 
 
-def _too_large_message(name: str, size: int | None, settings: Settings, per_file: bool) -> str:
+def is_mailbox(name: str) -> bool:
+    """Whether a file is a mailbox export (.mbox): streamed, with its own size limit."""
+    return name.lower().endswith(".mbox")
+
+
+def _too_large_message(name: str, size: int, settings: Settings, per_file: bool) -> str:
     """Why a file was refused for its size, naming the limit and what to do."""
-    size_text = f" is {format_size(size)}" if size is not None else " is too large"
+    mailbox = is_mailbox(name)
     if per_file:
+        limit = settings.max_mailbox_bytes if mailbox else settings.max_file_bytes
+        what = "per mailbox" if mailbox else "per file"
         return (
-            f"{name}{size_text}; the limit is {format_size(settings.max_file_bytes)} per file. "
+            f"{name} is {format_size(size)}; the limit is {format_size(limit)} {what}. "
             "Split it into smaller files, or ask your administrator to raise the limit."
         )
+    total = settings.max_mailbox_bytes if mailbox else settings.max_upload_bytes
+    what = "of mailboxes per upload" if mailbox else "per upload"
     return (
         f"{name} was not uploaded: with the files before it, this upload passed the limit of "
-        f"{format_size(settings.max_upload_bytes)} per upload. Upload it again on its own."
+        f"{format_size(total)} {what}. Upload it again on its own."
     )
 
 
@@ -181,26 +193,33 @@ def create_batch(
 
 
 def _store_files(batch: ImportBatch, files: Sequence[IncomingFile], settings: Settings) -> int:
-    """Store each file as an original and add its item to `batch`; the number refused for size."""
-    remaining = settings.max_upload_bytes
+    """Store each file as an original and add its item to `batch`; the number refused for size.
+
+    Mailboxes (.mbox) count against their own limits (max_mailbox_bytes per file and per upload),
+    every other file against max_file_bytes and max_upload_bytes. Either way the bytes are copied
+    from the request's spooled file to the store in chunks, never held in memory.
+    """
+    remaining = {True: settings.max_mailbox_bytes, False: settings.max_upload_bytes}
     refused = 0
     for position, incoming in enumerate(files):
         name = display_filename(incoming.filename)
+        mailbox = is_mailbox(name)
         item = ImportItem(position=position, filename=name, status="pending")
-        limit = min(settings.max_file_bytes, remaining)
+        per_file_limit = settings.max_mailbox_bytes if mailbox else settings.max_file_bytes
+        limit = min(per_file_limit, remaining[mailbox])
         try:
             stored = store_fileobj(settings.originals_dir, incoming.fileobj, limit)
         except TooLarge as exc:
             size = _stream_size(incoming.fileobj) or exc.seen
-            per_file = size > settings.max_file_bytes or limit == settings.max_file_bytes
+            per_file = size > per_file_limit or limit == per_file_limit
             item.status = "failed"
-            item.size_bytes = min(size, MAX_INT32)  # the column is a 32-bit integer on PostgreSQL
+            item.size_bytes = size
             item.message = _too_large_message(name, size, settings, per_file)
             refused += 1
         else:
             item.sha256 = stored.sha256
             item.size_bytes = stored.size_bytes
-            remaining -= stored.size_bytes
+            remaining[mailbox] -= stored.size_bytes
         batch.items.append(item)
     return refused
 
