@@ -61,14 +61,13 @@ def test_a_reply_keeps_the_answer_and_puts_the_quoted_email_in_the_input() -> No
     [example] = parsed.examples
     assert example.kind == "draft"
     assert example.instruction == REPLY_INSTRUCTION == "Reply to this email"
-    assert example.output == "Hi Jane,\n\nYes, we will pay invoice 42 on Friday.\n\nBest regards,\nBob Smith"
-    assert example.input == (
-        "From: Jane Doe\nSubject: Invoice 42\n\nHello Bob,\n\nWhen will invoice 42 be paid?\n\nThanks, Jane"
-    )
+    # Issue 13: the sign-off and the name under it go too, in the answer and in the incoming email.
+    assert example.output == "Hi Jane,\n\nYes, we will pay invoice 42 on Friday."
+    assert example.input == "From: Jane Doe\nSubject: Invoice 42\n\nHello Bob,\n\nWhen will invoice 42 be paid?"
 
 
 def test_signature_block_phone_sign_off_and_confidentiality_notice_are_stripped() -> None:
-    """The signature block, phone sign-off and confidentiality notice are stripped."""
+    """The sign-off, signature block, phone tagline and confidentiality notice are stripped."""
     body = (
         "Dear team,\n\nThe report is attached.\n\nKind regards,\nAnna\n\n"
         "CONFIDENTIALITY NOTICE: This email and any attachments are confidential.\n"
@@ -77,7 +76,7 @@ def test_signature_block_phone_sign_off_and_confidentiality_notice_are_stripped(
     )
     [example] = one("note.eml", message(body, "Monthly report").as_bytes()).examples
     assert example.instruction == "Write an email: Monthly report"
-    assert example.output == "Dear team,\n\nThe report is attached.\n\nKind regards,\nAnna"
+    assert example.output == "Dear team,\n\nThe report is attached."
     body = "Running late, start without me.\n\nSent from my iPhone\n"
     [example] = one("short.eml", message(body, "Late").as_bytes()).examples
     assert example.output == "Running late, start without me."
@@ -93,7 +92,7 @@ def test_an_outlook_reply_reads_the_quoted_header_block() -> None:
     )
     [example] = one("outlook.eml", message(body, "RE: Meeting time").as_bytes()).examples
     assert example.instruction == REPLY_INSTRUCTION
-    assert example.output == "Hello Sam,\n\nThe meeting moves to 3pm.\n\nThanks\nPriya"
+    assert example.output == "Hello Sam,\n\nThe meeting moves to 3pm."
     assert example.input == "From: Sam Lee\nSubject: Meeting time\n\nCan we meet later on Thursday?"
 
 

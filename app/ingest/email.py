@@ -19,7 +19,8 @@ from app.ingest.headers import (
     raw_header,
     shorten,
 )
-from app.ingest.replies import clean_body, split_quoted
+from app.ingest.replies import has_quoted_message, sender_name, split_quoted
+from app.ingest.signatures import strip_signature
 from app.ingest.types import ExampleDraft, IngestError, Limits, ParsedFile
 
 REPLY_INSTRUCTION = "Reply to this email"
@@ -77,15 +78,22 @@ def _param(part: email.message.Message, name: str) -> str:
 
 
 def _unflow(text: str, delsp: bool) -> str:
-    """Undo format=flowed soft line breaks (a line ending in a space continues on the next line)."""
+    """Undo format=flowed soft line breaks (RFC 3676): a line ending in a space continues on the next
+    line of the same quote depth; the quote marks and space-stuffing of the continuation are dropped."""
     out: list[str] = []
     joining = False
+    depth = 0
     for line in text.split("\n"):
-        if joining:
-            out[-1] += line
+        level = len(line) - len(line.lstrip(">"))
+        content = line[level:]
+        if content.startswith(" ") and (level or content.startswith(" From")):
+            content = content[1:]  # space-stuffing
+        if joining and level == depth:
+            out[-1] += content
         else:
             out.append(line)
-        joining = line.endswith(" ") and line != "-- "
+        depth = level
+        joining = line.endswith(" ") and content.rstrip() != "--"
         if joining and delsp:
             out[-1] = out[-1][:-1]
     return "\n".join(out)
@@ -118,9 +126,11 @@ def message_body(message: email.message.Message) -> Body:
     return Body("", notes)
 
 
-def is_reply(message: email.message.Message, subject: str) -> bool:
-    """Whether the headers say the message answers another one."""
-    return bool(message.get("In-Reply-To") or message.get("References") or REPLY_SUBJECT.match(subject))
+def is_reply(message: email.message.Message, subject: str, body: str) -> bool:
+    """Whether the message answers another one: its headers say so, or its body quotes one with a heading."""
+    if message.get("In-Reply-To") or message.get("References") or REPLY_SUBJECT.match(subject):
+        return True
+    return has_quoted_message(body)
 
 
 @dataclass
@@ -133,39 +143,38 @@ class MessageResult:
     signature_removed: bool = False  # the answer lost a signature, sign-off, contact block or footer
 
 
-def _cleaned(text: str) -> tuple[str, bool]:
-    """The text without its signature and footers, and whether anything was removed."""
-    cleaned = clean_body(text)
-    return cleaned, len("".join(cleaned.split())) < len("".join(text.split()))
-
-
 def message_example(message: email.message.Message) -> MessageResult:
-    """The example one email gives (none when its body is empty or no person wrote it), with notes."""
+    """The example one email gives (none when its body is empty or no person wrote it), with notes.
+
+    A reply becomes "Reply to this email": the message it answers (its sender's name, subject and
+    text, without older history or signature) → the reply, without sign-off, signature or footer.
+    """
     subject = header_text(message, "Subject")
     body = message_body(message)
     kind = automated_kind(message, subject, body.text)
     if kind:
         return MessageResult(None, body.notes, skipped=kind)
-    quoted = split_quoted(body.text) if is_reply(message, subject) else None
+    writer = sender_name(header_text(message, "From"))
+    quoted = split_quoted(body.text) if is_reply(message, subject, body.text) else None
     if quoted is not None:
-        reply, removed = _cleaned(quoted.reply)
-        incoming = clean_body(quoted.text)
-        if reply and incoming:
-            their_subject = quoted.subject or REPLY_SUBJECT.sub("", subject, count=1).strip()
+        reply = strip_signature(quoted.reply, writer)
+        incoming = strip_signature(quoted.text, quoted.sender).text
+        their_subject = quoted.subject or REPLY_SUBJECT.sub("", subject, count=1).strip()
+        if reply.text and (incoming or quoted.sender or quoted.subject):
             # The name says who wrote in; their address is personal data the model need not learn.
-            sender = email.utils.parseaddr(quoted.sender)[0] or quoted.sender.split("<")[0].strip()
-            heading = [f"From: {sender}"] if sender and "@" not in sender else []
+            heading = [f"From: {quoted.sender}"] if quoted.sender else []
             heading += [f"Subject: {their_subject}"] if their_subject else []
-            input_text = "\n".join(heading) + ("\n\n" if heading else "") + incoming
-            example = ExampleDraft(REPLY_INSTRUCTION, reply, input_text)
-            return MessageResult(example, body.notes, signature_removed=removed)
-        text = reply  # the quote held nothing readable: the reply stands on its own
+            input_text = "\n".join(heading) + ("\n\n" + incoming if incoming else "")
+            example = ExampleDraft(REPLY_INSTRUCTION, reply.text, input_text.strip())
+            return MessageResult(example, body.notes, signature_removed=reply.removed)
+        cleaned = reply  # nothing readable is quoted: the reply stands on its own (or, empty, gives nothing)
     else:
-        text, removed = _cleaned(body.text)
-    if not text:
+        cleaned = strip_signature(body.text, writer)
+    if not cleaned.text:
         return MessageResult(None, body.notes)
     instruction = f"Write an email: {subject}" if subject else "Write an email"
-    return MessageResult(ExampleDraft(instruction, text), body.notes, signature_removed=removed)
+    example = ExampleDraft(instruction, cleaned.text)
+    return MessageResult(example, body.notes, signature_removed=cleaned.removed)
 
 
 def parse_message(raw: bytes) -> email.message.Message | str:

@@ -1,131 +1,99 @@
-"""Email text: where a reply's quoted history starts, whom it quotes, and stripping signatures/footers."""
+"""Email replies: where the quoted message starts, whom it quotes, and which lines are the reply.
 
+Replies come top-posted (the answer above "On … wrote:" or an Outlook "From: / Sent:" block),
+bottom-posted or interleaved (answers below or between `>` quoted lines), in many languages.
+"""
+
+import email.utils
 import re
 from dataclasses import dataclass
 
-VERBS = r"(?:wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev|kirjoitti)"
-# "On Mon, 3 Mar 2025 at 10:00, Jane Doe <jane@x.com> wrote:" and its translations.
-ATTRIBUTION = re.compile(
-    rf"^(?:(?:on|am|le|el|op|il|em|den|on)\b.{{3,300}}|.{{1,200}})\s{VERBS}\s*:\s*$", re.I
+VERBS = (
+    r"wrote|writes|schrieb|a écrit|a ecrit|escribió|escribio|schreef|ha scritto|escreveu|skrev|kirjoitti|"
+    r"napisał\(a\)|napisał|napisała|написал\(а\)|написал|написала|написав|пишет|írta|napsal\(a\)|napsal|"
+    r"yazdı|έγραψε|scrise|je napisal|kirjutas|rašė|rakstīja"
 )
-LEAD_WORD = re.compile(r"^(?:on|am|le|el|op|il|em|den)\s+", re.I)
-TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?", re.I)
-ORIGINAL = re.compile(
-    r"^-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|forwarded message|"
-    r"mensaje original|oorspronkelijk bericht)\s*-{2,}$",
+# Verb last: "On Mon, 3 Mar 2025 at 10:00, Jane <jane@x.com> wrote:" and its translations.
+VERB_LAST = re.compile(rf"^(?P<head>.{{1,300}}?)\s*(?:{VERBS})\s*:$", re.I)
+# Verb first: "Am 3. März 2025 um 10:00 schrieb Jane <jane@x.com>:", "… skrev Jane <…>:", "… schreef …:".
+VERB_FIRST = re.compile(
+    r"^(?P<head>.{1,200}?)\b(?:schrieb|skrev|schreef|escribió)\s+(?P<name>.{1,150}?)\s*:$", re.I
+)
+# No verb at all: "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:" (Gmail in some languages).
+ADDRESS_LAST = re.compile(r"^(?P<head>.{0,200}\d.{0,200}?)<[^<>\s]+@[^<>\s]+>\s*:$")
+# How attributions start: a lead word ("On", "Am", "Le", "Il giorno"), a date or a weekday and a date.
+LEAD = re.compile(
+    r"^(?:-+\s*)?(?:(?:on|am|le|el|op|il|il giorno|in data|em|den|dne|w dniu|the)\b|\d{1,4}[./-]|"
+    r"\w{2,4}[.,]?\s+\d)",
     re.I,
 )
-RULE = re.compile(r"^_{10,}$")  # Outlook's line above a quoted header block
+TIME = re.compile(r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[ap]\.?m\.?)?(?:\s*uhr)?", re.I)
+DATE_WORDS = re.compile(r"\b(?:at|um|à|a las|alle|alle ore|om|kl\.?|klo|às|в|о|г\.|kello)\s*$", re.I)
+ORIGINAL = re.compile(
+    r"^[-=_*\s]*(?:original message|original|ursprüngliche nachricht|message d'origine|forwarded message|"
+    r"mensaje original|oorspronkelijk bericht|doorgestuurd bericht|messaggio originale|"
+    r"oprindelig (?:besked|meddelelse)|"
+    r"ursprungligt meddelande|alkuperäinen viesti|wiadomość oryginalna|исходное сообщение|mensagem original|"
+    r"nachricht weitergeleitet|message transféré)[-=_*\s]*$|"
+    r"^begin forwarded message:$|^-{5,}\s*\w.{0,40}?-{5,}$",
+    re.I,
+)
+RULE = re.compile(r"^(?:_{10,}|-{10,}|={4,})$")  # the line mail programs put above a quoted header block
 HEADER = re.compile(
-    r"^\*?\s*(from|von|de|van|sent|gesendet|envoyé|enviado|verzonden|date|datum|to|an|à|aan|para|cc|bcc|"
-    r"subject|betreff|objet|asunto|onderwerp)\s*\*?\s*:\s*(.*)$",
+    r"^\*?\s*(?P<key>from|von|de|van|fra|från|od|от|da|mittente|sent|gesendet|envoyé(?: le)?|enviado(?: el)?|"
+    r"verzonden|date|datum|dato|data|wysłano|skickat|отправлено|message du|inviato|"
+    r"to|an|à|a|aan|para|til|till|do|кому|per|cc|bcc|copie à|kopie|"
+    r"subject|betreff|objet|asunto|onderwerp|emne|ämne|temat|тема|oggetto|assunto|sujet)"
+    r"\s*\*?\s*:\s*\*?\s*(?P<value>.*)$",
     re.I,
 )
 HEADER_KEYS = {
-    "from": "from", "von": "from", "de": "from", "van": "from",
-    "sent": "date", "gesendet": "date", "envoyé": "date", "enviado": "date", "verzonden": "date",
-    "date": "date", "datum": "date",
-    "to": "to", "an": "to", "à": "to", "aan": "to", "para": "to", "cc": "cc", "bcc": "cc",
-    "subject": "subject", "betreff": "subject", "objet": "subject", "asunto": "subject",
-    "onderwerp": "subject",
+    "from": {"from", "von", "de", "van", "fra", "från", "od", "от", "da", "mittente"},
+    "date": {"sent", "gesendet", "envoyé", "envoyé le", "enviado", "enviado el", "verzonden", "date", "datum",
+             "dato", "data", "wysłano", "skickat", "отправлено", "message du", "inviato"},
+    "to": {"to", "an", "à", "a", "aan", "para", "til", "till", "do", "кому", "per", "cc", "bcc", "copie à",
+           "kopie"},
+    "subject": {"subject", "betreff", "objet", "asunto", "onderwerp", "emne", "ämne", "temat", "тема",
+                "oggetto",
+                "assunto", "sujet"},
 }  # fmt: skip
-MOBILE = re.compile(
-    r"^(?:sent from my .{1,40}|sent from (?:outlook|mail|yahoo mail)\b.{0,40}|get outlook for .{1,30}|"
-    r"von meinem .{1,40} gesendet|envoyé de mon .{1,40})$",
-    re.I,
-)
-FOOTER = re.compile(
-    r"^\W*(?:confidential(?:ity)?\b|disclaimer\b|privileged\b|"
-    r"this (?:e-?mail|message|communication|transmission)\b.{0,160}\b(?:confidential|privileged|"
-    r"intended (?:solely |only )?for)|if you (?:have )?received this (?:e-?mail|message|communication) "
-    r"in error|the (?:information|contents?) (?:contained )?in this (?:e-?mail|message)\b|"
-    r"please consider the environment before printing)",
-    re.I,
-)
-CLOSING = re.compile(
-    r"^(?:(?:best|kind|warm|warmest|many|with)?\s*(?:regards|wishes|thanks)|thanks(?: again| so much)?|"
-    r"thank you|cheers|sincerely|(?:yours )?(?:sincerely|truly|faithfully)|yours|all the best|best|"
-    r"mit freundlichen grüßen|viele grüße|beste grüße|cordialement|bien à vous|met vriendelijke groet(?:en)?|"
-    r"saludos|un saludo)(?P<name>[ \t]*,[ \t]*[\w .'-]{1,40})?[\s,.!]*$",
-    re.I,
-)
-CONTACT_TOKEN = re.compile(r"\+?\d[\d ().-]{6,}\d|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)\S+", re.I)
-CONTACT_LABEL = re.compile(
-    r"^(?:tel|phone|mobile|mob|cell|fax|direct|office|switchboard|email|e-mail|web|t|m|f|e|w|p)\s*[.:]", re.I
-)
-ADDRESS = re.compile(
-    r"^\d+[\w\s.,'-]*\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|square|sq|"
-    r"place|pl|court|ct|straße|strasse|str)\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|, [A-Z]{2} \d{5}\b",
-)
-SEPARATOR = re.compile(r"^[\s_\-=*~]+$")
-MAX_SIGNATURE_LINES = 10
+FIELD = {key: field for field, keys in HEADER_KEYS.items() for key in keys}
+MAX_ATTRIBUTION_LINES = 3
+# A quoted line this long was probably wrapped by a mail program that lost the `>` of its next line.
+WRAPPED_QUOTE_CHARS = 50
+NOT_A_NAME = {"you", "vous", "du", "sie", "tú", "jij", "u"}
 
 
 @dataclass
 class Quoted:
     """A reply split from the message it quotes."""
 
-    reply: str  # what the sender wrote
+    reply: str  # what the sender wrote (above, below and between the quoted lines)
     text: str  # the quoted message, unquoted, without its own older history
-    sender: str = ""
+    sender: str = ""  # its writer's name ("" when only an address is known)
     subject: str = ""
 
 
-def _attribution(lines: list[str], index: int) -> tuple[str, int] | None:
-    """(sender, lines it spans) when an "On ... wrote:" line (maybe wrapped in two) starts at `index`."""
-    line = lines[index].strip()
-    # Mail programs wrap a long "On ... wrote:" line; only that form is looked for over two lines.
-    wrapped = f"{line} {lines[index + 1].strip()}" if index + 1 < len(lines) and LEAD_WORD.match(line) else ""
-    for span, text in ((1, line), (2, wrapped)):
-        if not text or not ATTRIBUTION.match(text):
-            continue
-        following = next((x.strip() for x in lines[index + span :] if x.strip()), "")
-        # A bare "Name wrote:" only counts when quoted lines follow it.
-        if not LEAD_WORD.match(text) and not following.startswith(">"):
-            return None
-        head = re.split(rf"\s{VERBS}\s*:", text, maxsplit=1, flags=re.I)[0]
-        head = LEAD_WORD.sub("", head)
-        times = list(TIME.finditer(head))
-        if times:
-            head = head[times[-1].end() :]
-        return head.rsplit(",", 1)[-1].strip(" ,"), span
-    return None
+@dataclass
+class Marker:
+    """Where quoted history starts: the marker's first line, the first quoted line, who and what it quotes."""
+
+    line: int
+    start: int
+    sender: str = ""
+    subject: str = ""
+    quoting: bool = False  # the history is `>` quoted (so answers may sit below or between it)
 
 
-def _header_block(lines: list[str], start: int) -> tuple[dict[str, str], int]:
-    """The "From: / Sent: / To: / Subject:" lines from `start`, and the index after them."""
-    headers: dict[str, str] = {}
-    index = start
-    while index < len(lines) and (match := HEADER.match(lines[index].strip())):
-        headers.setdefault(HEADER_KEYS[match.group(1).lower()], match.group(2).strip())
-        index += 1
-    return headers, index
-
-
-def _is_header_block(headers: dict[str, str]) -> bool:
-    """Whether headers look like a quoted message's (From and Sent/Date, and To or Subject)."""
-    return "from" in headers and "date" in headers and ("to" in headers or "subject" in headers)
-
-
-def _quote_start(lines: list[str]) -> tuple[int, int, str, str] | None:
-    """Where quoted history starts: (marker line, first quoted line, sender, subject), or None."""
-    for index, raw in enumerate(lines):
-        line = raw.strip()
-        if not line:
-            continue
-        found = _attribution(lines, index)
-        if found:
-            return index, index + found[1], found[0], ""
-        if ORIGINAL.match(line) or RULE.match(line) or HEADER.match(line):
-            start = index if HEADER.match(line) else index + 1
-            while start < len(lines) and not lines[start].strip():
-                start += 1
-            headers, end = _header_block(lines, start)
-            if _is_header_block(headers) or (ORIGINAL.match(line) and "from" in headers):
-                return index, end, headers.get("from", ""), headers.get("subject", "")
-        if line.startswith(">"):
-            return index, index, "", ""
-    return None
+def quote_depth(line: str) -> int:
+    """How many `>` levels quote a line."""
+    depth = 0
+    for char in line.lstrip():
+        if char == ">":
+            depth += 1
+        elif char != " ":
+            break
+    return depth
 
 
 def _unquote(line: str) -> str:
@@ -136,90 +104,206 @@ def _unquote(line: str) -> str:
     return line
 
 
+def sender_name(value: str) -> str:
+    """The display name in "Jane Doe <jane@x.com>", "Jane [mailto:jane@x.com]", '"Jane"'; "" without one."""
+    value = re.sub(r"\[mailto:[^\]]*\]|<mailto:[^>]*>|\(\s*[^()]*@[^()]*\)", " ", value).strip()
+    if "<" in value:
+        name = value.split("<", 1)[0] or email.utils.parseaddr(value)[0]
+    elif "@" in value:
+        name = email.utils.parseaddr(value)[0]
+    else:
+        name = value
+    name = " ".join(name.replace('"', " ").split()).strip(" ,'")
+    if not name or "@" in name or "<" in name or name.lower() in NOT_A_NAME:
+        return ""
+    return name
+
+
+def _name_from_head(head: str) -> str:
+    """The writer's name at the end of an attribution's first part ("On Mon, 3 Mar, 10:00, Jane Doe <…>")."""
+    head = re.sub(r"\([^()]*@[^()]*\)?|<[^<>]*>?|<?[\w.+-]+@[\w.-]+>?", " ", head).strip(" ,(")
+    times = list(TIME.finditer(head))
+    if times:
+        head = head[times[-1].end() :]
+    head = re.sub(r"^\s*(?:uhr|\(?gmt[^)]*\)?)\b", "", head, flags=re.I)
+    # "… 2012 at 6:26 PM, Megan One" → "Megan One"; "pe 20. lokakuuta 2017 klo 17.50 John Coe" → "John Coe".
+    name = head.rsplit(",", 1)[-1] if "," in head else head
+    name = re.sub(r"^.*\b(?:пользователь|użytkownik|user)\s+", "", name.strip(), flags=re.I)
+    return sender_name(name) if not re.search(r"\d", name) else ""
+
+
+def attribution(lines: list[str], index: int) -> tuple[str, int] | None:
+    """(sender, lines it spans) when an "On … wrote:" line (wrapped over up to 3 lines) starts at `index`."""
+    first = lines[index].strip()
+    if not first or len(first) > 300:
+        return None
+    # Only a line that starts like an attribution (a date, "On", "Am") is read with the lines after it.
+    spans = MAX_ATTRIBUTION_LINES if LEAD.match(first) else 1
+    text = ""
+    for span in range(1, spans + 1):
+        if index + span > len(lines):
+            return None
+        raw = lines[index + span - 1]
+        part = raw.strip()
+        # Gmail wraps "<jane@x.com\n>:" and a quoting program then marks ">:" as a quoted line.
+        if span > 1 and re.fullmatch(r">\s*:", part) and text.count("<") > text.count(">"):
+            part = ">:"
+        elif not part or (span > 1 and quote_depth(raw) != quote_depth(lines[index])):
+            return None
+        text = f"{text} {part}".strip() if span > 1 else part
+        text = re.sub(r"<\s+", "<", re.sub(r"\s+>", ">", text))
+        found = _match_attribution(text)
+        if found is not None and _credible(text, lines, index + span):
+            return found, span
+        if text.endswith(":") or len(text) > 300:
+            return None
+    return None
+
+
+def _match_attribution(text: str) -> str | None:
+    """The sender named by an attribution line, "" when it names none, None when it is not one."""
+    if match := VERB_FIRST.match(text):
+        return sender_name(match.group("name"))
+    if match := VERB_LAST.match(text):
+        return _name_from_head(match.group("head"))
+    if match := ADDRESS_LAST.match(text):
+        return _name_from_head(match.group("head") + " <x@x>")
+    return None
+
+
+def _credible(text: str, lines: list[str], after: int) -> bool:
+    """An attribution with a date, an address or a lead word ("On", "Am"), or one followed by `>` lines."""
+    if re.search(r"\d|@", text) or LEAD.match(text):
+        return True
+    following = next((x.strip() for x in lines[after:] if x.strip()), "")
+    return following.startswith(">")
+
+
+def header_block(lines: list[str], start: int) -> tuple[dict[str, str], int]:
+    """The "From: / Sent: / To: / Subject:" lines from `start` (a wrapped value included), and the end."""
+    headers: dict[str, str] = {}
+    index = start
+    while index < len(lines):
+        match = HEADER.match(
+            _unquote(lines[index]).strip() if quote_depth(lines[start]) else lines[index].strip()
+        )
+        if match:
+            headers.setdefault(FIELD[match.group("key").lower()], match.group("value").strip(" *"))
+            index += 1
+            continue
+        # Outlook wraps a long "From:" value onto the next line: one such line between headers is kept.
+        nxt = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        if headers and lines[index].strip() and HEADER.match(nxt) and len(lines[index]) < 120:
+            last = list(headers)[-1]
+            headers[last] = f"{headers[last]} {lines[index].strip()}"
+            index += 1
+            continue
+        break
+    return headers, index
+
+
+def is_header_block(headers: dict[str, str]) -> bool:
+    """Whether headers look like a quoted message's: From, and its date, recipient or subject."""
+    return "from" in headers and len(headers) >= 2
+
+
+def _skip_blank(lines: list[str], index: int) -> int:
+    """The first non-empty line from `index`."""
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    return index
+
+
+def find_marker(lines: list[str], quoted_too: bool = True) -> Marker | None:
+    """Where quoted history starts, or None; `quoted_too`: a plain `>` line counts as a start."""
+    for index, raw in enumerate(lines):
+        line = raw.strip()
+        if not line:
+            continue
+        if quoted_too and line.startswith(">"):
+            # Apple Mail and others quote the attribution too: the quoted message's heading reads it.
+            return Marker(index, index, quoting=True)
+        found = attribution(lines, index)
+        if found:
+            start = index + found[1]
+            following = _skip_blank(lines, start)
+            quoting = following < len(lines) and quote_depth(lines[following]) > quote_depth(raw)
+            return Marker(index, start, found[0], quoting=quoting)
+        if ORIGINAL.match(line) or RULE.match(line) or HEADER.match(line):
+            start = index if HEADER.match(line) else _skip_blank(lines, index + 1)
+            headers, end = header_block(lines, start)
+            if is_header_block(headers) or (ORIGINAL.match(line) and not RULE.match(line)):
+                return Marker(index, end, sender_name(headers.get("from", "")), headers.get("subject", ""))
+    return None
+
+
+def _split_quoting(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Lines after a `>` quote's start: (answers between and below the quote, the quoted lines)."""
+    answers: list[str] = []
+    quoted: list[str] = []
+    previous_quoted = ""
+    for line in lines:
+        if quote_depth(line):
+            quoted.append(line)
+            previous_quoted = line
+        elif line.strip() and len(previous_quoted) >= WRAPPED_QUOTE_CHARS:
+            quoted.append("> " + line)  # a wrapped quoted line that lost its `>`
+        else:
+            if line.strip() and quoted and answers and answers[-1].strip():
+                answers.append("")
+            answers.append(line)
+            previous_quoted = ""
+    return answers, quoted
+
+
+def _quoted_heading(lines: list[str], marker: Marker) -> tuple[list[str], Marker]:
+    """The quoted message without an attribution or header block on its first lines (read into `marker`)."""
+    start = _skip_blank(lines, 0)
+    if start >= len(lines):
+        return lines, marker
+    found = attribution(lines, start)
+    if found:
+        marker.sender = marker.sender or found[0]
+        return lines[start + found[1] :], marker
+    headers, end = header_block(lines, start)
+    if is_header_block(headers) or ("subject" in headers and len(headers) >= 2):
+        marker.sender = marker.sender or sender_name(headers.get("from", ""))
+        marker.subject = marker.subject or headers.get("subject", "")
+        return lines[end:], marker
+    return lines, marker
+
+
+def own_text(lines: list[str]) -> list[str]:
+    """A quoted message's own text: above its own quote, and between and below its own `>` lines."""
+    marker = find_marker(lines)
+    if marker is None:
+        return lines
+    top = lines[: marker.line]
+    if not marker.quoting:
+        return top
+    answers, _quoted = _split_quoting(lines[marker.start :])
+    return top + ([""] if any(x.strip() for x in answers) else []) + answers
+
+
 def split_quoted(body: str) -> Quoted | None:
     """Split an email body into the reply and the message it quotes; None when nothing is quoted."""
     lines = body.split("\n")
-    found = _quote_start(lines)
-    if found is None:
+    marker = find_marker(lines)
+    if marker is None:
         return None
-    marker, start, sender, subject = found
-    reply_lines, quoted_lines = lines[:marker], lines[start:]
-    if not any(x.strip() for x in reply_lines):
-        # Written below the quote (bottom-posting): the unquoted lines after it are the reply.
-        reply_lines = [x for x in quoted_lines if x.strip() and not x.lstrip().startswith(">")]
-        quoted_lines = [x for x in quoted_lines if x.lstrip().startswith(">") or not x.strip()]
-    incoming = [_unquote(x) for x in quoted_lines]
-    # The quoted message may quote older ones in turn: keep only its own text.
-    inner = _quote_start(incoming)
-    if inner is not None and any(x.strip() for x in incoming[: inner[0]]):
-        incoming = incoming[: inner[0]]
-    return Quoted("\n".join(reply_lines), "\n".join(incoming), sender, subject)
+    reply = lines[: marker.line]
+    if marker.quoting:
+        answers, quoted = _split_quoting(lines[marker.start :])
+        if any(x.strip() for x in answers):
+            reply = [*reply, "", *answers]
+        incoming = [_unquote(x) for x in quoted]
+    else:
+        incoming = lines[marker.start :]
+    incoming, marker = _quoted_heading(incoming, marker)
+    incoming = own_text(incoming)
+    return Quoted("\n".join(reply), "\n".join(incoming), marker.sender, marker.subject)
 
 
-def _is_contact(line: str) -> bool:
-    """Whether a line is signature contact detail: phone, email, web address, postal address."""
-    text = line.strip().strip("|•·–-").strip()
-    if not text or len(text) > 100:
-        return False
-    if CONTACT_LABEL.match(text) or ADDRESS.search(text):
-        return True
-    # Nothing but phone numbers, addresses and separators once the contact tokens are gone.
-    return bool(CONTACT_TOKEN.search(text)) and not re.sub(r"[\W_]+", "", CONTACT_TOKEN.sub("", text))
-
-
-def _cut_first(lines: list[str], pattern: re.Pattern[str], first: int = 0) -> list[str]:
-    """The lines before the first one from `first` on that matches `pattern`."""
-    for index in range(first, len(lines)):
-        if pattern.match(lines[index].strip()):
-            return lines[:index]
-    return lines
-
-
-def _closing_index(lines: list[str]) -> int | None:
-    """The last "Best regards," style closing line among the message's last lines."""
-    candidates = [i for i, line in enumerate(lines) if line.strip()][-15:]
-    return next((i for i in reversed(candidates) if CLOSING.match(lines[i].strip())), None)
-
-
-def _strip_footers(lines: list[str]) -> list[str]:
-    """Remove confidentiality notices and signature contact blocks; the closing and name stay."""
-    closing = _closing_index(lines)
-    # A notice starts a paragraph after the closing (or, without one, in the last part of the mail).
-    first = closing + 1 if closing is not None else len(lines) * 3 // 5
-    for index in range(first, len(lines)):
-        paragraph_start = index == 0 or not lines[index - 1].strip() or index == first
-        if paragraph_start and FOOTER.match(lines[index].strip()):
-            lines = lines[:index]
-            break
-    if closing is not None and closing < len(lines):
-        keep = closing
-        match = CLOSING.match(lines[closing].strip())
-        after = next((i for i in range(closing + 1, min(closing + 3, len(lines))) if lines[i].strip()), None)
-        named = match is not None and bool(match.group("name"))
-        if (
-            not named
-            and after is not None
-            and len(lines[after].strip()) <= 60
-            and not _is_contact(lines[after])
-        ):
-            keep = after  # the name under the closing
-        tail = [x for x in lines[keep + 1 :] if x.strip()]
-        if (
-            tail
-            and len(tail) <= MAX_SIGNATURE_LINES
-            and all(len(x) <= 100 for x in tail)
-            and any(_is_contact(x) for x in tail)
-        ):
-            lines = lines[: keep + 1]
-    while lines and (not lines[-1].strip() or SEPARATOR.match(lines[-1]) or _is_contact(lines[-1])):
-        lines = lines[:-1]
-    return lines
-
-
-def clean_body(text: str) -> str:
-    """An email body without its signature block ("-- "), phone sign-offs, contact blocks and notices."""
-    lines = [line.rstrip() for line in text.split("\n")]
-    lines = _cut_first(lines, re.compile(r"^--$"))
-    lines = _cut_first(lines, MOBILE)
-    lines = _strip_footers(lines)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+def has_quoted_message(body: str) -> bool:
+    """Whether a body quotes another message with an attribution or a header block (not just `>` lines)."""
+    return find_marker(body.split("\n"), quoted_too=False) is not None
