@@ -232,6 +232,37 @@ def email_deep_nesting(depth: int = 3000) -> tuple[str, bytes]:
     return "deep.eml", (head + nesting + "Content-Type: text/plain\n\nInnermost.\n").encode()
 
 
+def encoded_words(count: int, word: str = "=?utf-8?q?Caf=C3=A9_?=", per_line: int = 6) -> str:
+    """`count` RFC 2047 encoded words, folded a few to a line as mail programs fold long headers."""
+    lines = [" ".join([word] * per_line) for _ in range(count // per_line)]
+    return "\r\n ".join(lines)
+
+
+def mbox_message(number: int, subject: str, body: str) -> bytes:
+    """One message of a mailbox, with its "From " envelope line."""
+    return (
+        f"From sender{number}@example.com Mon Mar  3 10:00:00 2025\r\nFrom: Sender {number} "
+        f"<sender{number}@example.com>\r\nTo: team@example.com\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{number}@example.com>\r\n\r\n{body}\r\n\r\n"
+    ).encode()
+
+
+def mbox_long_subjects(messages: int = 40, hostile_every: int = 8) -> tuple[str, bytes]:
+    """A mailbox where every `hostile_every`-th subject is 2 MB of encoded words (decoding was quadratic)."""
+    long_subject = encoded_words(2 * MB // 22)
+    parts = [
+        mbox_message(n, long_subject if n % hostile_every == 0 else f"Order {n}", f"Please send order {n}.")
+        for n in range(1, messages + 1)
+    ]
+    return "long-subjects.mbox", b"".join(parts)
+
+
+def email_million_encoded_words() -> tuple[str, bytes]:
+    """An email whose Subject holds a million encoded words (about 22 MB of header)."""
+    head = f"From: Ann <ann@example.com>\r\nTo: bo@example.com\r\nSubject: {encoded_words(1_000_000)}\r\n"
+    return "million-words.eml", (head + "\r\nThe body is short.\r\n").encode()
+
+
 # --- archives -------------------------------------------------------------------------------------
 
 

@@ -39,3 +39,16 @@ def parse_measured(path: str, filename: str, limits) -> list:
 
     parsed = parse_stored(path, filename, limits, None)
     return [*parsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]
+
+
+def trickle(count: int, pause: float):
+    """Yield `count` items, `pause` seconds apart (a mailbox whose every message takes a while)."""
+    for index in range(count):
+        time.sleep(pause)
+        yield index
+
+
+def stall_after(count: int):
+    """Yield `count` items, then hang (a message that stalls the reader)."""
+    yield from range(count)
+    time.sleep(3600)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from app.ingest.archive import mb
 from app.ingest.decoding import display_name, refuse_binary
 from app.ingest.email import header_text, message_example, parse_message
 from app.ingest.types import ExampleDraft, IngestError, Limits, ParsedFile
@@ -88,7 +89,7 @@ def iter_raw_messages(handle: BinaryIO, offset: int, number: int, limits: Limits
             if problem is None and line_chars > limits.max_line_chars:
                 problem = f"it has a line longer than {limits.max_line_chars:,} characters"
             elif problem is None and size > limits.max_file_bytes:
-                problem = f"it is larger than {limits.max_file_bytes // (1024 * 1024):,} MB"
+                problem = f"it is larger than {mb(limits.max_file_bytes)}"
             if problem is None:
                 parts.append(chunk)
             else:
@@ -155,7 +156,7 @@ def single_message(handle: BinaryIO, limits: Limits) -> RawMessage | None:
     end = handle.seek(0, io.SEEK_END)
     problem = None
     if len(data) > limits.max_file_bytes:
-        data, problem = b"", f"it is larger than {limits.max_file_bytes // (1024 * 1024):,} MB"
+        data, problem = b"", f"it is larger than {mb(limits.max_file_bytes)}"
     return RawMessage(1, end, data, problem)
 
 
