@@ -19,7 +19,7 @@ from app.ingest.headers import (
     raw_header,
     shorten,
 )
-from app.ingest.replies import has_quoted_message, sender_name, split_quoted
+from app.ingest.replies import has_quoted_message, sender_name, split_quoted, without_own_header
 from app.ingest.signatures import strip_signature
 from app.ingest.types import ExampleDraft, IngestError, Limits, ParsedFile
 
@@ -169,7 +169,7 @@ def message_example(message: email.message.Message) -> MessageResult:
             return MessageResult(example, body.notes, signature_removed=reply.removed)
         cleaned = reply  # nothing readable is quoted: the reply stands on its own (or, empty, gives nothing)
     else:
-        cleaned = strip_signature(body.text, writer)
+        cleaned = strip_signature(without_own_header(body.text), writer)
     if not cleaned.text:
         return MessageResult(None, body.notes)
     instruction = f"Write an email: {subject}" if subject else "Write an email"

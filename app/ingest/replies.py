@@ -28,6 +28,9 @@ LEAD = re.compile(
     re.I,
 )
 TIME = re.compile(r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[ap]\.?m\.?)?(?:\s*uhr)?", re.I)
+TIMEZONE = re.compile(
+    r"^[\s,]*(?:[+-]\d{2}:?\d{2}|\(?(?:gmt|utc|cet|cest|est|edt|pst|pdt)\b[^,)]*\)?|uhr\b)", re.I
+)
 DATE_WORDS = re.compile(r"\b(?:at|um|à|a las|alle|alle ore|om|kl\.?|klo|às|в|о|г\.|kello)\s*$", re.I)
 ORIGINAL = re.compile(
     r"^[-=_*\s]*(?:original message|original|ursprüngliche nachricht|message d'origine|forwarded message|"
@@ -123,11 +126,10 @@ def _name_from_head(head: str) -> str:
     """The writer's name at the end of an attribution's first part ("On Mon, 3 Mar, 10:00, Jane Doe <…>")."""
     head = re.sub(r"\([^()]*@[^()]*\)?|<[^<>]*>?|<?[\w.+-]+@[\w.-]+>?", " ", head).strip(" ,(")
     times = list(TIME.finditer(head))
-    if times:
-        head = head[times[-1].end() :]
-    head = re.sub(r"^\s*(?:uhr|\(?gmt[^)]*\)?)\b", "", head, flags=re.I)
-    # "… 2012 at 6:26 PM, Megan One" → "Megan One"; "pe 20. lokakuuta 2017 klo 17.50 John Coe" → "John Coe".
-    name = head.rsplit(",", 1)[-1] if "," in head else head
+    # "… 2012 at 6:26 PM, Megan One" → "Megan One"; "… at 3:45 PM, O'Brien, Patrick" keeps its comma;
+    # without a time: "On Wed, Dec 9, Mister Example" → "Mister Example".
+    after = TIMEZONE.sub("", head[times[-1].end() :]).strip(" ,") if times else ""
+    name = after if times else head.rsplit(",", 1)[-1]
     name = re.sub(r"^.*\b(?:пользователь|użytkownik|user)\s+", "", name.strip(), flags=re.I)
     return sender_name(name) if not re.search(r"\d", name) else ""
 
@@ -216,9 +218,10 @@ def _skip_blank(lines: list[str], index: int) -> int:
 
 def find_marker(lines: list[str], quoted_too: bool = True) -> Marker | None:
     """Where quoted history starts, or None; `quoted_too`: a plain `>` line counts as a start."""
+    skip_to = own_header_end(lines)
     for index, raw in enumerate(lines):
         line = raw.strip()
-        if not line:
+        if not line or index < skip_to:
             continue
         if quoted_too and line.startswith(">"):
             # Apple Mail and others quote the attribution too: the quoted message's heading reads it.
@@ -235,6 +238,22 @@ def find_marker(lines: list[str], quoted_too: bool = True) -> Marker | None:
             if is_header_block(headers) or (ORIGINAL.match(line) and not RULE.match(line)):
                 return Marker(index, end, sender_name(headers.get("from", "")), headers.get("subject", ""))
     return None
+
+
+def own_header_end(lines: list[str]) -> int:
+    """Where the message's own "From: / Sent:" lines end when an export pasted them above its text, else 0."""
+    start = _skip_blank(lines, 0)
+    if start < len(lines) and HEADER.match(lines[start].strip()):
+        headers, end = header_block(lines, start)
+        if is_header_block(headers):
+            return end
+    return 0
+
+
+def without_own_header(text: str) -> str:
+    """The text without its own pasted header lines on top (see own_header_end)."""
+    lines = text.split("\n")
+    return "\n".join(lines[own_header_end(lines) :])
 
 
 def _split_quoting(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -291,7 +310,7 @@ def split_quoted(body: str) -> Quoted | None:
     marker = find_marker(lines)
     if marker is None:
         return None
-    reply = lines[: marker.line]
+    reply = lines[own_header_end(lines) : marker.line]
     if marker.quoting:
         answers, quoted = _split_quoting(lines[marker.start :])
         if any(x.strip() for x in answers):

@@ -47,8 +47,9 @@ CLOSINGS = (
     r"vänliga hälsningar|hälsningar|med vennlig hilsen|ystävällisin terveisin|terveisin|"
     r"с уважением|спасибо|с наилучшими пожеланиями"
 )
-CLOSING = re.compile(rf"^(?:{CLOSINGS})(?P<name>[ \t]*,[ \t]*[\w .'-]{{1,40}})?[\s,.!]*$", re.I)
-DASH_NAME = re.compile(r"^[-~–—]\s?\w[\w.'-]*(?:\s+(?:[A-Z][\w.'-]*|de|van|von|der|den|da|di|la|le)){0,4}$")
+# "Best regards,", "Thanks, Jane", "Cheers 🎉": a closing, maybe a name, maybe punctuation or an emoji.
+CLOSING = re.compile(rf"^(?:{CLOSINGS})(?P<name>[ \t]*,[ \t]*[\w .'-]{{1,40}})?(?:[\s,.!]|[^\w\s])*$", re.I)
+DASH_NAME = re.compile(r"^[-~–—/]\s?\w[\w.'-]*(?:\s+(?:[A-Z][\w.'-]*|de|van|von|der|den|da|di|la|le)){0,4}$")
 NAME_WORD = re.compile(
     r"^(?:[A-Z\u00c0-\u024f\u0400-\u042f][\w.'’-]*|[A-Z]\.?|de|van|von|der|den|la|le|da|di|&)$"
 )
@@ -93,10 +94,12 @@ def is_contact(line: str) -> bool:
     return bool(tokens) and not re.sub(r"[\W_]+", "", CONTACT_TOKEN.sub("", text))
 
 
-def looks_like_name(line: str) -> bool:
-    """Whether a line is a name or sign-off name ("Anders Andersen", "HAHA LOLO", "The Sync Team.")."""
-    text = line.strip().rstrip(".")
-    if not text or len(text) > MAX_NAME_CHARS or text.endswith((",", ":", ";", "?", "!")):
+def looks_like_name(line: str, after_closing: bool = True) -> bool:
+    """Whether a line is a name ("Anders Andersen", "HAHA LOLO"); under a closing also "The Sync Team."."""
+    text = line.strip()
+    if after_closing:
+        text = text.rstrip(".")
+    if not text or len(text) > MAX_NAME_CHARS or text.endswith((",", ".", ":", ";", "?", "!")):
         return False
     if DASH_NAME.match(text):
         return True
@@ -174,7 +177,7 @@ def strip_signature(text: str, sender: str = "") -> Cleaned:
             if last is None or last == 0:
                 break
             line = lines[last]
-            named = looks_like_name(line) or _is_sender(line, sender)
+            named = looks_like_name(line, after_closing=False) or _is_sender(line, sender)
             if not (named or is_contact(line) or SEPARATOR.match(line)):
                 break
             lines = lines[:last]
