@@ -11,6 +11,7 @@ import argparse
 import difflib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,12 +107,18 @@ def labels(root: Path, folders: list[str] | None = None) -> list[Path]:
     return [p for p in found if not folders or p.parent.name in folders]
 
 
-def parse_like_worker(path: Path) -> list[ParsedFile]:
-    """The file parsed as the ingest worker parses one stored upload: in the sandbox, with the settings."""
+def parse_like_worker(path: Path, mapping: dict[str, str] | None = None) -> list[ParsedFile]:
+    """The file parsed as the ingest worker parses one stored upload: in the sandbox, with the settings.
+
+    `mapping` is a table's column choice, as the user gives it when Lastmile asks for one.
+    """
     settings = get_settings()
     return parse_in_sandbox(
-        path, path.name, Limits.from_settings(settings), SandboxLimits.from_settings(settings)
+        path, path.name, Limits.from_settings(settings), SandboxLimits.from_settings(settings), mapping
     )
+
+
+Parse = Callable[[Path, dict[str, str] | None], list[ParsedFile]]
 
 
 def user_message(parsed: ParsedFile) -> str:
@@ -191,11 +198,11 @@ def _check(checks: dict[str, Any], parsed: ParsedFile, score: FileScore) -> None
             score.hints.append(f"want {key} {checks[key]}, got {got}")
 
 
-def score_file(label_path: Path, fit: ContextFit) -> FileScore:
+def score_file(label_path: Path, fit: ContextFit, parse: Parse = parse_like_worker) -> FileScore:
     """Parse one corpus file like the worker does and compare it with its label."""
     label = json.loads(label_path.read_text(encoding="utf-8"))
     path = label_path.with_name(label_path.name[: -len(LABEL_SUFFIX)])
-    parsed_files = parse_like_worker(path)
+    parsed_files = parse(path, label.get("mapping"))
     score = FileScore(
         name=f"{path.parent.name}/{path.name}",
         categories=list(label.get("categories", [])),
@@ -226,10 +233,15 @@ def score_file(label_path: Path, fit: ContextFit) -> FileScore:
     return score
 
 
-def score_corpus(root: Path = CORPUS, folders: list[str] | None = None) -> Report:
-    """Score every labelled file under `root`."""
-    fit = ContextFit()
-    files = [score_file(path, fit) for path in labels(root, folders)]
+def score_corpus(
+    root: Path = CORPUS,
+    folders: list[str] | None = None,
+    parse: Parse = parse_like_worker,
+    fit: ContextFit | None = None,
+) -> Report:
+    """Score every labelled file under `root` (`parse`: how a file is parsed, the worker's way by default)."""
+    fit = fit or ContextFit()
+    files = [score_file(path, fit, parse) for path in labels(root, folders)]
     rows: dict[str, tuple[int, int]] = {}
     for score in files:
         for key in [*(f"category: {c}" for c in score.categories), f"format: {score.format}", "all files"]:

@@ -42,3 +42,18 @@ def test_every_labelled_file_is_there_with_its_source_and_licence() -> None:
         assert label["source"] and label["licence"], path
         assert label["outcome"] in ("examples", "skipped", "refused"), path
         assert path.parent.joinpath("SOURCES.md").is_file(), path.parent
+
+
+DOCUMENT_FOLDERS = ("pdf", "docx", "csv", "text")
+
+
+def test_documents_read_as_their_labels_say(report: Report) -> None:
+    """PDF, Word, CSV and Markdown files match their labels: encrypted PDFs opened or refused with advice,
+    ligatures and hyphenation undone, contents pages dropped, tracked changes accepted, Strict OOXML read,
+    long reports split into parts."""
+    misses = [
+        f"{s.name}: {s.hints[0]}"
+        for s in report.files
+        if s.name.split("/")[0] in DOCUMENT_FOLDERS and not s.matched
+    ]
+    assert not misses, "\n".join(misses)
