@@ -225,3 +225,68 @@ def test_payloads_in_outputs_and_references_are_shown_as_text(client, session, w
         assert "<script>alert" not in page and "<img src=x" not in page and "ZZ49ZZ" not in page
         assert 'href="javascript' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get(f"/compare/{comparison.id}").text
+
+
+def _replies(count: int, adapted_closer: bool = True) -> list[Pair]:
+    """`count` held-out replies where the adapted draft is (or is not) clearly closer to the reference."""
+    pairs = []
+    for i in range(count):
+        reference = f"Dear client {i},\n\nYour consignment {100 + i} left Rotterdam on day {i}.\n\nRegards"
+        base = f"Hello! Thanks for reaching out about order number {i}. Best wishes, [Your Name]"
+        adapted = reference.replace("left", "departed") if adapted_closer else base
+        pairs.append(Pair(reference, base, adapted, f"Reply to client {i}"))
+    return pairs
+
+
+def test_the_verdict_on_top_says_in_how_many_cases_the_adapter_wins(client, session, workspace_id):
+    comparison = make_compared_run(session, workspace_id, _replies(12))
+    page = client.get(f"/compare/{comparison.id}").text
+    # The verdict comes before the metrics panel.
+    assert page.index('class="card verdict verdict-helped"') < page.index('id="cmp-metrics-title"')
+    words = text_of(page)
+    headline = "The adapted model's drafts are closer to what your company wrote in 12 of 12 held-out cases."
+    assert headline in words
+    assert "The base model's drafts were closer in 0, and 0 were about even." in words
+    assert "Adapted closer: 12 Base closer: 0 About even: 0" in words
+    assert "Similarity to what your company wrote" in words and "Held-out loss" in words and "2.500" in words
+    assert "Blind review" not in words.split("The evidence")[1].split("How the drafts measure up")[0]
+    verdict = client.get(f"/api/comparisons/{comparison.id}").json()["verdict"]
+    assert verdict["kind"] == "helped" and verdict["better"] == 12 and verdict["cases"] == 12
+    assert verdict["gain"]["low"] > 0 and verdict["adapted"]["mean"] > verdict["base"]["mean"]
+    assert verdict["headline"] in words and [row["label"] for row in verdict["evidence"]] == [
+        "Similarity to what your company wrote",
+        "Held-out loss",
+    ]
+    # Once a reviewer judged a pair, the blind review joins the evidence.
+    item_id = session.get(Comparison, comparison.id).items[0].id
+    assert client.put(f"/api/comparison-items/{item_id}/judgement", json={"choice": "A"}).status_code == 200
+    evidence = client.get(f"/api/comparisons/{comparison.id}").json()["verdict"]["evidence"]
+    assert evidence[-1]["label"] == "Blind review" and "of 1 judgements" in evidence[-1]["note"]
+
+
+def test_the_verdict_is_honest_when_the_adapter_did_not_help(client, session, workspace_id):
+    comparison = make_compared_run(session, workspace_id, _replies(12, adapted_closer=False))
+    words = text_of(client.get(f"/compare/{comparison.id}").text)
+    assert (
+        "The adapter did not clearly help: its drafts are closer to what your company wrote in 0 of 12 "
+        "held-out cases, the base model's in 0." in words
+    )
+    assert "What to try:" in words and "Add more examples: this run learnt from" in words
+    assert "larger base model" in words
+    assert client.get(f"/api/comparisons/{comparison.id}").json()["verdict"]["kind"] == "no_help"
+
+
+def test_too_few_held_out_examples_give_no_verdict_on_the_page(client, session, workspace_id):
+    comparison = make_compared_run(session, workspace_id, PAIRS, TRAIN)
+    words = text_of(client.get(f"/compare/{comparison.id}").text)
+    assert "Too few held-out examples to tell: 4." in words
+    assert "but with so few examples a handful of lucky drafts decide it" in words
+    assert "Hold out more examples" in words
+    assert client.get(f"/api/comparisons/{comparison.id}").json()["verdict"]["kind"] == "too_few"
+    # While drafts are still written, the status card speaks and the verdict waits.
+    writing = make_compared_run(
+        session, workspace_id, [Pair("Dear client.", None, None)], state="running", dataset_name="Later"
+    )
+    page = client.get(f"/compare/{writing.id}").text
+    assert "The verdict" not in page
+    assert client.get(f"/api/comparisons/{writing.id}").json()["verdict"]["kind"] == "waiting"

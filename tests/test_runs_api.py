@@ -83,6 +83,7 @@ def test_progress_losses_and_adapter(client, session, workspace_id):
     done = client.get(f"/api/runs/{run.id}").json()
     assert done["adapter"] == {
         "size_mb": 4.5, "trainable_share": 0.01, "heldout_loss_before": 2.2, "heldout_loss_after": 1.4,
+        "general_writing": None,
     }  # fmt: skip
     assert done["eta_seconds"] is None
 

@@ -15,7 +15,7 @@ from app.db import get_session
 from app.models import Adapter
 from app.routes.adapter_views import entry_view
 from app.routes.roles import Admin, Editor, Reader
-from app.routes.runs_api import RunDetail
+from app.routes.runs_api import GeneralWritingOut, RunDetail
 from app.routes.runs_api import _blocked as blocked
 from app.routes.uploads_api import content_disposition
 from app.services import adapters as adapters_service
@@ -43,6 +43,9 @@ class AdapterOut(Schema):
     trainable_share: float
     heldout_loss_before: float | None
     heldout_loss_after: float | None
+    general_writing: GeneralWritingOut | None = Field(
+        description="Base vs adapted on everyday instructions after training; null when not checked"
+    )
     perplexity_before: float | None
     perplexity_after: float | None
     comparison_id: int | None = Field(description="Its drafts beside the base model's (/api/comparisons)")

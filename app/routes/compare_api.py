@@ -1,6 +1,7 @@
 """JSON API for comparisons and blind review: comparisons with metrics and items, the next blind pair,
 votes, win rates, and the two fixes (promote a draft, mark a reference bad). Tag "review"."""
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.db import get_session
 from app.evaluation.win_rate import WinRate
+from app.models import Adapter
 from app.review_models import Comparison
-from app.routes.compare_views import comparison_header
+from app.routes.compare_views import comparison_header, verdict_evidence
 from app.routes.roles import Editor, Reader
 from app.services import comparisons as comparisons_service
 from app.services import reviews as reviews_service
@@ -123,6 +125,40 @@ class ItemOut(Schema):
     reference_bad: bool
 
 
+class IntervalOut(Schema):
+    """A mean with its 95% confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+class EvidenceOut(Schema):
+    """One row of evidence beside the verdict, as the page shows it."""
+
+    label: str
+    base: str
+    adapted: str
+    note: str
+
+
+class VerdictOut(Schema):
+    """Whether the adapter made the drafts closer to the references, in words, with the numbers behind it."""
+
+    kind: str = Field(description="helped | no_help | hurt | unclear | too_few | waiting")
+    headline: str
+    detail: str
+    advice: list[str] = Field(description="What to try when the adapter did not clearly help")
+    cases: int = Field(description="Held-out examples with both drafts and a trusted reference")
+    better: int = Field(description="Examples where the adapted draft is clearly closer")
+    worse: int = Field(description="Examples where the base draft is clearly closer")
+    even: int
+    base: IntervalOut | None = Field(description="Mean similarity (chrF 0–100) of the base drafts")
+    adapted: IntervalOut | None = Field(description="Mean similarity (chrF 0–100) of the adapted drafts")
+    gain: IntervalOut | None = Field(description="Adapted minus base, example by example")
+    evidence: list[EvidenceOut]
+
+
 class ReviewerOut(Schema):
     """Someone who judged pairs of this comparison."""
 
@@ -139,6 +175,7 @@ class ComparisonDetail(ComparisonOut):
     better: int
     worse: int
     even: int
+    verdict: VerdictOut
     reviewers: list[ReviewerOut]
     items: list[ItemOut]
 
@@ -221,6 +258,9 @@ def get_comparison(
     scores = comparisons_service.score_items(session, comparison.items)
     summary = summarise(session, comparison, scores)
     items = comparisons_service.filter_items(comparison.items, scores, show)
+    adapter = session.get(Adapter, comparison.adapter_id)
+    rate = reviews_service.comparison_win_rate(session, comparison)
+    evidence = verdict_evidence(summary, rate, (adapter.metrics or {}) if adapter else {})
     return ComparisonDetail(
         **ComparisonOut.fields(session, comparison),
         metrics=[MetricOut(**vars(m), winner=m.winner) for m in summary.metrics],
@@ -229,6 +269,7 @@ def get_comparison(
         better=summary.better,
         worse=summary.worse,
         even=summary.even,
+        verdict=VerdictOut(**asdict(summary.verdict), evidence=[EvidenceOut(**row) for row in evidence]),
         reviewers=[
             ReviewerOut(name=n, judgements=c) for n, c in reviews_service.reviewers(session, comparison)
         ],

@@ -5,13 +5,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.evaluation.regression_guard import describe as describe_general_writing
+from app.evaluation.verdict import Verdict
 from app.evaluation.win_rate import WinRate
 from app.models import Adapter, Run, Workspace
 from app.rendering import render_document
 from app.review_models import Comparison, ComparisonItem
 from app.services import comparisons as comparisons_service
 from app.services import reviews as reviews_service
-from app.services.comparison_summary import summarise
+from app.services.comparison_summary import ComparisonSummary, summarise
 from app.services.generation_requests import gpu_line
 
 KIND_LABELS = {
@@ -83,6 +85,67 @@ def win_rate_view(rate: WinRate) -> dict[str, Any]:
     }
 
 
+def _interval_text(mean: float, low: float, high: float) -> str:
+    """'16.1 (95% interval 13.0–19.2)'."""
+    return f"{mean:g} (95% interval {low:g}–{high:g})"
+
+
+def verdict_evidence(
+    summary: ComparisonSummary, rate: WinRate, adapter_metrics: dict[str, Any]
+) -> list[dict[str, str]]:
+    """The numbers beside the verdict, each as {label, base, adapted, note}: similarity with its interval,
+    held-out loss, blind review (once judged) and everyday writing (once checked)."""
+    found: Verdict = summary.verdict
+    rows = []
+    if found.base is not None and found.adapted is not None and found.gain is not None:
+        gain = found.gain
+        rows.append(
+            {
+                "label": "Similarity to what your company wrote",
+                "base": _interval_text(found.base.mean, found.base.low, found.base.high),
+                "adapted": _interval_text(found.adapted.mean, found.adapted.low, found.adapted.high),
+                "note": f"chrF, 0–100, over {found.cases} examples; the gain example by example is "
+                f"{gain.mean:+g} (95% interval {gain.low:+g} to {gain.high:+g}).",
+            }
+        )
+    loss = next((m for m in summary.metrics if m.key == "heldout_loss"), None)
+    if loss is not None:
+        rows.append(
+            {
+                "label": "Held-out loss",
+                "base": loss.base_text,
+                "adapted": loss.adapted_text,
+                "note": "How surprised each model is by your held-out references; lower is better.",
+            }
+        )
+    if rate.judged:
+        low, high = rate.interval
+        rows.append(
+            {
+                "label": "Blind review",
+                "base": f"preferred {rate.losses}×",
+                "adapted": f"preferred {rate.wins}×",
+                "note": f"{rate.verdict()}: adapted wins {round(100 * (rate.rate or 0))}% of {rate.judged} "
+                f"judgements (95% interval {round(100 * low)}–{round(100 * high)}%).",
+            }
+        )
+    general = describe_general_writing(adapter_metrics.get("general_writing"))
+    if general is not None:
+        rows.append(
+            {
+                "label": "Everyday writing",
+                "base": f"{general['base_loss']:.2f}",
+                "adapted": f"{general['adapted_loss']:.2f}",
+                "note": (
+                    "Noticeably worse than the base model: see the training run."
+                    if general["worse"]
+                    else "Intact: loss on everyday instructions, lower is better."
+                ),
+            }
+        )
+    return rows
+
+
 def comparison_header(session: Session, comparison: Comparison) -> dict[str, Any]:
     """What every view of a comparison says about it: adapter, run, state, progress."""
     adapter = session.get(Adapter, comparison.adapter_id)
@@ -129,11 +192,15 @@ def compare_context(
         "worse": summary.worse,
         "different": summary.scored,
     }
+    rate = reviews_service.comparison_win_rate(session, comparison)
+    adapter = session.get(Adapter, comparison.adapter_id)
     return {
         "workspace": workspace,
         "section": "review",
         "comparison": comparison_header(session, comparison),
         "summary": summary,
+        "verdict": summary.verdict,
+        "evidence": verdict_evidence(summary, rate, (adapter.metrics or {}) if adapter else {}),
         "filters": [
             {"value": value, "label": label, "count": counts[value]}
             for value, label in comparisons_service.SHOW_FILTERS.items()
@@ -142,7 +209,7 @@ def compare_context(
         "page": page,
         "pages": pages,
         "items": [item_view(item, scores.get(item.id)) for item in shown],
-        "win_rate": win_rate_view(reviews_service.comparison_win_rate(session, comparison)),
+        "win_rate": win_rate_view(rate),
         "reviewers": reviews_service.reviewers(session, comparison),
     }
 

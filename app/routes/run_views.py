@@ -8,7 +8,9 @@ from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.evaluation.regression_guard import describe as describe_general_writing
 from app.models import RUN_ACTIVE_STATES, Adapter, Dataset, Run, Workspace
+from app.routes.compare_views import STOP_TEXTS
 from app.services import model_catalog as catalog
 from app.services import runs as runs_service
 from app.services.datasets import DatasetSummary, summaries
@@ -89,7 +91,23 @@ def adapter_view(run: Run | None, adapter: Adapter | None) -> dict[str, Any] | N
         "heldout_loss_after": after,
         "loss_text": loss_text,
         "download_url": f"/adapters/{adapter.id}/download",
+        "general_writing": general_writing_view(metrics.get("general_writing")),
     }
+
+
+def general_writing_view(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The regression guard's result in words, its examples with why each draft stopped; None if unchecked."""
+    view = describe_general_writing(result)
+    if view is not None:
+        view["examples"] = [
+            example
+            | {
+                "base_stop_text": STOP_TEXTS.get(example.get("base_stop", ""), ""),
+                "adapted_stop_text": STOP_TEXTS.get(example.get("adapted_stop", ""), ""),
+            }
+            for example in view["examples"]
+        ]
+    return view
 
 
 def run_view(

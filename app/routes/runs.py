@@ -93,7 +93,8 @@ def run_status(
 ) -> Response:
     """The run page's live part (polled every 2 s while the run is queued, running or stopping)."""
     run = runs_service.get_run(session, actor.workspace.id, run_id)
-    return render(request, "runs/_status.html", {"run": run_view(session, run, detail=True)})
+    # oob: the last poll also fills the main column's everyday-writing card (runs/_general_writing.html).
+    return render(request, "runs/_status.html", {"run": run_view(session, run, detail=True), "oob": True})
 
 
 @router.post("/runs/{run_id}/cancel", response_class=HTMLResponse)

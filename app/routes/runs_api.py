@@ -34,6 +34,37 @@ class RunRequest(Schema):
     name: str = Field("", max_length=200, description="Empty: '<dataset> on <model>'")
 
 
+class GeneralExampleOut(Schema):
+    """One everyday instruction where the adapter's loss rose most, with both models' drafts."""
+
+    kind: str
+    instruction: str
+    input: str
+    reference: str = Field(description="A good answer (written with the set)")
+    base: str
+    adapted: str
+    base_stop: str
+    adapted_stop: str
+    base_loss: float
+    adapted_loss: float
+
+
+class GeneralWritingOut(Schema):
+    """The regression guard: base vs adapted on everyday instructions, after training."""
+
+    worse: bool = Field(description="The adapter writes general text noticeably worse than the base model")
+    headline: str
+    detail: str
+    advice: list[str]
+    items: int = Field(description="Everyday instructions scored")
+    base_loss: float = Field(description="Mean loss per answer token of the base model on good answers")
+    adapted_loss: float
+    change: float = Field(description="Relative change of the loss: 0.38 = it rose 38%")
+    rose: int = Field(description="Instructions whose loss rose")
+    threshold: float = Field(description="A rise above this share counts as noticeably worse")
+    examples: list[GeneralExampleOut]
+
+
 class AdapterOut(Schema):
     """The adapter a succeeded run produced."""
 
@@ -41,6 +72,7 @@ class AdapterOut(Schema):
     trainable_share: float
     heldout_loss_before: float | None
     heldout_loss_after: float | None
+    general_writing: GeneralWritingOut | None = Field(description="null when it was not checked")
 
 
 class RunOut(Schema):

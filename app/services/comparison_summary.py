@@ -1,5 +1,6 @@
 """The metrics panel of a comparison: held-out loss and perplexity, similarity, length, task scores and
-house terms, base vs adapted, each with a one-line explanation; computed from the stored drafts."""
+house terms, base vs adapted, each with a one-line explanation, and the verdict in plain words on top;
+computed from the stored drafts."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 from app.curation.records import TRAIN
 from app.evaluation.house_terms import HouseTerm, document_frequency, house_terms
 from app.evaluation.task_scores import label_matches, score_extraction
-from app.models import Adapter
+from app.evaluation.verdict import RunFacts, Verdict, verdict
+from app.models import Adapter, Run
 from app.review_models import Comparison, ComparisonItem
 from app.services.comparisons import ItemScores
 from app.services.runs import snapshot_records
@@ -55,6 +57,7 @@ class ComparisonSummary:
     worse: int
     even: int
     bad_references: int
+    verdict: Verdict
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -173,13 +176,34 @@ def summarise(session: Session, comparison: Comparison, scores: dict[int, ItemSc
         [item.base_output or "" for item in written],
         [item.adapted_output or "" for item in written],
     )
-    verdicts = Counter(scores[item.id].verdict for item in written if not scores[item.id].reference_bad)
+    fair = [scores[item.id] for item in written if not scores[item.id].reference_bad]
+    verdicts = Counter(score.verdict for score in fair)
+    adapter_metrics = (adapter.metrics or {}) if adapter else {}
     return ComparisonSummary(
-        metrics=_loss_metrics((adapter.metrics or {}) if adapter else {}) + _draft_metrics(items, scores),
+        metrics=_loss_metrics(adapter_metrics) + _draft_metrics(items, scores),
         house_terms=terms,
         scored=len(written),
         better=verdicts["better"],
         worse=verdicts["worse"],
         even=verdicts["even"],
         bad_references=sum(score.reference_bad for score in scores.values()),
+        verdict=verdict(
+            [(score.base_chrf, score.adapted_chrf) for score in fair],
+            [score.verdict for score in fair],
+            _run_facts(session, adapter, adapter_metrics),
+            total=len(items),
+            writing=comparison.state in ("queued", "running"),
+        ),
+    )
+
+
+def _run_facts(session: Session, adapter: Adapter | None, adapter_metrics: dict[str, Any]) -> RunFacts:
+    """What the verdict's advice needs from the run that trained the adapter."""
+    run = session.get(Run, adapter.run_id) if adapter is not None and adapter.run_id else None
+    return RunFacts(
+        train_count=run.train_count if run is not None else None,
+        preset=run.preset if run is not None else "",
+        model_name=run.base_model.name if run is not None and run.base_model else "",
+        heldout_loss_before=adapter_metrics.get("heldout_loss_before"),
+        heldout_loss_after=adapter_metrics.get("heldout_loss_after"),
     )
