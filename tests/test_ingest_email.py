@@ -3,6 +3,8 @@
 from email.message import EmailMessage
 from email.policy import SMTP
 
+import pytest
+
 from app.ingest.email import REPLY_INSTRUCTION
 from app.ingest.registry import parse_file
 from app.ingest.types import ParsedFile
@@ -63,7 +65,9 @@ def test_a_reply_keeps_the_answer_and_puts_the_quoted_email_in_the_input() -> No
     assert example.instruction == REPLY_INSTRUCTION == "Reply to this email"
     # Issue 13: the sign-off and the name under it go too, in the answer and in the incoming email.
     assert example.output == "Hi Jane,\n\nYes, we will pay invoice 42 on Friday."
-    assert example.input == "From: Jane Doe\nSubject: Invoice 42\n\nHello Bob,\n\nWhen will invoice 42 be paid?"
+    assert (
+        example.input == "From: Jane Doe\nSubject: Invoice 42\n\nHello Bob,\n\nWhen will invoice 42 be paid?"
+    )
 
 
 def test_signature_block_phone_sign_off_and_confidentiality_notice_are_stripped() -> None:
@@ -259,3 +263,117 @@ def test_an_email_with_only_an_attachment_is_refused() -> None:
         "files.eml has no text in its body (it may hold only attachments). Upload an email with text, or "
         "upload its attachments themselves."
     )
+
+
+# --- Issue 13: replies in the shapes real mail programs write them --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "On Mon, 3 Mar 2025 at 10:00, Jane Doe <jane@client.com> wrote:",
+        "On Mon, Mar 3, 2025 at 10:00 AM Jane Doe<jane@client.com>wrote:",  # Gmail, address glued on
+        "On Mon, Mar 3, 2025 at 10:00 AM Jane Doe <\njane@client.com> wrote:",  # wrapped by Gmail
+        "Am Mo., 3. März 2025 um 10:00 Uhr schrieb Jane Doe <jane@client.com>:",
+        "Le lun. 3 mars 2025 à 10:00, Jane Doe <jane@client.com> a écrit :",
+        "El lun, 3 mar 2025 a las 10:00, Jane Doe (<jane@client.com>) escribió:",
+        "Op ma 3 mrt 2025 om 10:00 schreef Jane Doe <jane@client.com>:",
+        "Il giorno lun 3 mar 2025 alle ore 10:00 Jane Doe <jane@client.com> ha scritto:",
+        "Den 3. mar. 2025 kl. 10.00 skrev Jane Doe <jane@client.com>:",
+        "пн, 3 мар. 2025 г. в 10:00, Jane Doe <jane@client.com>:",  # Gmail in Russian: no verb at all
+        "--- On Mon, 3/3/25, Jane Doe <jane@client.com> wrote:",  # Yahoo
+    ],
+)
+def test_attributions_in_many_languages_and_shapes_split_the_reply(attribution: str) -> None:
+    """The reply above an attribution is the output; the quoted message, named by its sender, the input."""
+    body = f"Yes, Friday works.\n\n{attribution}\n> Can we meet on Friday?\n"
+    [example] = one("reply.eml", message(body, "Re: Meeting").as_bytes()).examples
+    assert (example.instruction, example.output) == (REPLY_INSTRUCTION, "Yes, Friday works.")
+    assert example.input == "From: Jane Doe\nSubject: Meeting\n\nCan we meet on Friday?"
+
+
+def test_an_outlook_block_in_another_language_with_a_wrapped_sender_is_the_quote() -> None:
+    """A German Outlook block (no separator line, the From value wrapped) starts the quoted message."""
+    body = (
+        "Danke, das passt.\n\nVon: Max Mustermann \n<max@kunde.de>\nGesendet: Montag, 3. März 2025 10:00\n"
+        "An: Erika <erika@example.com>\nBetreff: Lieferung\n\nKommt die Lieferung am Freitag?\n"
+    )
+    [example] = one("aw.eml", message(body, "AW: Lieferung").as_bytes()).examples
+    assert (example.output, example.input) == (
+        "Danke, das passt.",
+        "From: Max Mustermann\nSubject: Lieferung\n\nKommt die Lieferung am Freitag?",
+    )
+
+
+def test_answers_below_and_between_the_quoted_lines_are_the_reply() -> None:
+    """Bottom-posted and interleaved answers are the reply, the quoted lines the incoming message."""
+    body = (
+        "On Mon, 3 Mar 2025 at 10:00, Jane Doe <jane@client.com> wrote:\n> Is option A cheaper?\n\n"
+        "Yes, by 10%.\n\n> And can it ship this week?\n\nIt ships on Thursday.\n"
+    )
+    [example] = one("inline.eml", message(body, "Re: Options").as_bytes()).examples
+    assert example.output == "Yes, by 10%.\n\nIt ships on Thursday."
+    assert (
+        example.input
+        == "From: Jane Doe\nSubject: Options\n\nIs option A cheaper?\nAnd can it ship this week?"
+    )
+
+
+def test_a_flowed_thunderbird_reply_below_its_quote_is_read() -> None:
+    """format=flowed joins soft line breaks only within one quote depth: the answer under the quote stays."""
+    raw = (
+        b"From: Bob <bob@example.com>\nSubject: Re: Test\nContent-Type: text/plain; charset=us-ascii; "
+        b"format=flowed\n\nOn 04/02/2012 06:26 PM, Megan One wrote:\n> Could you send the \n> price list? \n"
+        b"Here it is, attached.\n"
+    )
+    [example] = one("thunderbird.eml", raw).examples
+    assert (example.output, example.input) == (
+        "Here it is, attached.",
+        "From: Megan One\nSubject: Test\n\nCould you send the price list?",
+    )
+
+
+@pytest.mark.parametrize(
+    ("ending", "removed"),
+    [
+        ("Mit freundlichen Grüßen\nErika Muster\nTel. +49 30 1234567", True),
+        ("Cordiali saluti,\nMario Rossi\nResponsabile vendite", True),
+        ("Met vriendelijke groet,\n\nJan de Vries", True),
+        ("Cheers 🎉\nSam\n\n—————\nSam Lee | Acme\n📱 +1 555-0123", True),
+        ("-Abhishek", True),
+        ("Braxton", True),  # a name alone under the text
+        ("My number is: +44 20 1234 5678\nGet Outlook for iOS<https://aka.ms/o0ukef>", True),
+        ("Envoyé de mon iPhone", True),
+        ("Sent from my desk, which is easier than my phone.", False),
+    ],
+)
+def test_sign_offs_names_contact_lines_and_taglines_leave_the_answer(ending: str, removed: bool) -> None:
+    """Closings in several languages, the name and contact block under them and taglines are removed."""
+    body = f"The goods left the warehouse today.\n\n{ending}\n"
+    parsed = one("note.eml", message(body, "Shipment").as_bytes())
+    expected = "The goods left the warehouse today." + ("" if removed else f"\n\n{ending}")
+    assert parsed.examples[0].output == expected
+    assert parsed.signatures_removed == int(removed)
+
+
+def test_gateway_banners_legal_and_list_footers_leave_the_answer_but_a_lone_thanks_stays() -> None:
+    """A CAUTION banner, a legal notice and a mailing-list footer go; a message of just "Thanks!" stays."""
+    body = (
+        "CAUTION: This email originated from outside of the organization. Do not click links.\n\n"
+        "Hi team,\n\nThe file is still missing.\n\nThanks,\n____________\nHAHA LOLO\nDirect: (+00) 00-000\n\n"
+        "This message is intended solely for the use of the intended recipient(s) and may be confidential.\n"
+        "_______________________________________________\nriak-users mailing list\n"
+    )
+    [example] = one("banner.eml", message(body, "Missing file").as_bytes()).examples
+    assert example.output == "Hi team,\n\nThe file is still missing."
+    [example] = one("thanks.eml", message("Thanks!\n", "Done").as_bytes()).examples
+    assert example.output == "Thanks!"
+
+
+def test_a_forward_without_a_word_of_its_own_gives_no_example() -> None:
+    """Forwarding a message without writing anything yields nothing to learn from."""
+    body = (
+        "---------- Forwarded message ---------\nFrom: Jane <jane@client.com>\nDate: Mon, 3 Mar\n\nHello.\n"
+    )
+    parsed = one("fwd.eml", message(body, "Fwd: Hello").as_bytes())
+    assert parsed.examples == [] and "no text" in (parsed.error or "")
