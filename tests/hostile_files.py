@@ -22,7 +22,16 @@ from app.ingest.types import Limits
 MB = 1024 * 1024
 # Functions here that are not no-argument generators of one file, or too big to loop over in memory.
 NOT_GENERATORS = frozenset(
-    {"generators", "small_limits", "docx_bytes", "pdf_bytes", "long_line_txt", "write_long_line"}
+    {
+        "generators",
+        "small_limits",
+        "docx_bytes",
+        "pdf_bytes",
+        "long_line_txt",
+        "write_long_line",
+        "encoded_words",
+        "mbox_message",
+    }
 )
 
 
