@@ -26,6 +26,7 @@ from app.services.notices import add_notice, post_webhook
 from app.services.runs import publish_run
 from app.settings import get_settings
 from app.training.presets import Hyperparameters
+from worker.regression_guard import check_general_writing
 from worker.run_lease import acquire_lease, requeue_interrupted, time_limit_message
 from worker.run_progress import INTERRUPTED, Heartbeat, ProgressWriter
 
@@ -236,6 +237,7 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
         # The run's own histories are complete (the reports after a resume start at the checkpoint).
         writer.loss, writer.heldout = result.metrics["loss_history"], result.metrics["heldout_history"]
         writer.flush()
+        check_general_writing(run.id, folder, model.name, result, writer)  # the regression guard
     except FileNotFoundError as exc:
         return _fail(run, owner, f"A file this run needs is missing ({exc.filename}). Start a new run.")
     except TrainingError as exc:
