@@ -151,19 +151,24 @@ def test_output_checks() -> None:
 
 
 def test_too_long_with_counts_and_estimate() -> None:
-    """Stored token counts decide; without them the character estimate does, said as 'About'."""
+    """Stored token counts plus the chat template's 32 decide; without counts the character estimate
+    does, said as 'About'."""
     data = clean(20, heldout=5)
     data += [
         fresh(501, prompt_tokens=1500, output_tokens=600),
-        fresh(502, prompt_tokens=1000, output_tokens=1048),
+        fresh(502, prompt_tokens=1000, output_tokens=1016),  # 2,048 with the template: fits exactly
         fresh(503, prompt_tokens=None, output_tokens=None, output="word " * 2000),
+        fresh(504, prompt_tokens=1000, output_tokens=1017),  # one token over once the template is counted
     ]
     report = analyse(data, 2048)
     too_long = finding(report, "too_long")
-    assert too_long.example_ids == [501, 503]
-    assert too_long.title == "2 examples are longer than 2,048 tokens"
-    assert report.flags[501][0].detail == "2,100 tokens; the model reads at most 2,048"
+    assert too_long.example_ids == [501, 503, 504]
+    assert too_long.title == "3 examples are longer than 2,048 tokens"
+    assert report.flags[501][0].detail == "2,132 tokens with the chat template; the model reads at most 2,048"
     assert report.flags[503][0].detail.startswith("About 2,5")  # ~10,130 characters / 4
+    assert "Split them" in too_long.explanation
+    # Another model's template adds another amount.
+    assert finding(analyse(data, 2048, template_tokens=0), "too_long").example_ids == [501, 503]
 
 
 def test_pii_flag_and_fix() -> None:

@@ -80,3 +80,49 @@ def test_replaced_tokenizer_file_is_reloaded(tmp_path: Path) -> None:
     after = get_token_counter(path)
     assert after is not before
     assert after.count(["Revenue rose, unexpectedly"]) == [3]
+
+
+def test_template_tokens_are_measured_from_the_models_chat_template() -> None:
+    """The chat template's share is measured with the model's own tokenizer, and an example's rendered
+    count is what training tokenises (transformers' chat template), never less."""
+    from types import SimpleNamespace
+
+    from tests.tiny_model import tiny_model_dir
+    from worker.training.data import load_tokenizer, render
+
+    folder = tiny_model_dir()
+    counter = get_token_counter(folder / "tokenizer.json")
+    tokenizer = load_tokenizer(folder)
+    empty = [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
+    rendered_empty = tokenizer.apply_chat_template(empty, tokenize=False)
+    assert counter.template_tokens == len(tokenizer(rendered_empty, add_special_tokens=False)["input_ids"])
+    assert counter.template_tokens != 32  # the tiny model's system prompt differs from SmolLM2's
+    for instruction, input, output in [
+        ("Write the report: Q3", "", "Dear client, the container arrived late."),
+        ("Reply to this email", "From: Ann\n\nWhere is my order?", "It ships on Monday.\n\nKind regards"),
+    ]:
+        prompt, answer = render(
+            tokenizer, SimpleNamespace(instruction=instruction, input=input, output=output)
+        )
+        trained = len(tokenizer(prompt + answer, add_special_tokens=False)["input_ids"])
+        assert 0 <= counter.rendered([(instruction, input, output)])[0] - trained <= 2
+
+
+def test_a_model_without_a_chat_template_counts_smollm2s_share(tmp_path: Path) -> None:
+    """No template beside the tokenizer (or one that cannot be rendered here): SmolLM2's 32 tokens."""
+    assert get_token_counter(build_tokenizer(tmp_path / "plain")).template_tokens == 32
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "chat_template.jinja").write_text(
+        "{% for m in messages %}{{ m.nope() }}{% endfor %}"
+    )
+    assert get_token_counter(build_tokenizer(tmp_path / "broken")).template_tokens == 32
+
+
+def test_the_vocabulary_tells_words_apart() -> None:
+    """A whole word of the vocabulary (after a space) is a word; the estimate knows none."""
+    from tests.tiny_model import tiny_model_dir
+
+    counter = get_token_counter(tiny_model_dir() / "tokenizer.json")
+    known = [word for word in ("the", "report", "container", "monthly") if counter.is_word(word)]
+    assert known and not counter.is_word("xqzvw")
+    assert not get_token_counter(None).is_word("the")

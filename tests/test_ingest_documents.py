@@ -4,7 +4,11 @@ import io
 import zipfile
 
 import docx
+from docx.enum.style import WD_STYLE_TYPE
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
 from fpdf import FPDF
+from fpdf.enums import EncryptionMethod
 
 from app.ingest.registry import parse_file
 from app.ingest.types import ParsedFile
@@ -221,3 +225,117 @@ def test_a_pdf_with_only_an_owner_password_opens() -> None:
     pdf.multi_cell(0, 6, "Printable report")
     [example] = one("restricted.pdf", bytes(pdf.output())).examples
     assert example.output == "Printable report"
+
+
+def tracked_changes_docx() -> bytes:
+    """A report whose paragraph holds a tracked insertion, a tracked deletion and a hyperlink field code."""
+    document = docx.Document()
+    paragraph = document.add_paragraph("Lorem ipsum ")
+    w = nsdecls("w")
+    for xml in (
+        f'<w:ins {w} w:id="1" w:author="Ann"><w:r><w:t xml:space="preserve">dolor </w:t></w:r></w:ins>',
+        f'<w:del {w} w:id="2" w:author="Ann"><w:r><w:delText>sit amet </w:delText></w:r></w:del>',
+        f'<w:r {w}><w:instrText xml:space="preserve"> HYPERLINK "https://example.com" </w:instrText></w:r>',
+        f'<w:r {w}><w:t xml:space="preserve">consectetuer.</w:t></w:r>',
+    ):
+        paragraph._p.append(parse_xml(xml))
+    document.add_paragraph("A paragraph that was never changed.")
+    return save(document)
+
+
+def test_docx_tracked_changes_read_as_accepted() -> None:
+    """Insertions are read, deletions and field codes are not: the text as it reads once accepted."""
+    [example] = one("changes.docx", tracked_changes_docx()).examples
+    assert example.output == "Lorem ipsum dolor consectetuer.\n\nA paragraph that was never changed."
+
+
+def test_docx_content_controls_are_read_and_word_tables_of_contents_dropped() -> None:
+    """Text in a content control counts; Word's table of contents (a TOC control or TOC styles) does not."""
+    document = docx.Document()
+    document.styles.add_style("TOC 1", WD_STYLE_TYPE.PARAGRAPH)
+    document.add_paragraph("Findings ..... 2", style="TOC 1")
+    body = document.element.body
+    w = nsdecls("w")
+    body.insert(
+        len(body) - 1,
+        parse_xml(
+            f'<w:sdt {w}><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/></w:docPartObj>'
+            "</w:sdtPr><w:sdtContent><w:p><w:r><w:t>Contents</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+        ),
+    )
+    body.insert(
+        len(body) - 1,
+        parse_xml(
+            f"<w:sdt {w}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>Client: Brightwater</w:t></w:r></w:p>"
+            "</w:sdtContent></w:sdt>"
+        ),
+    )
+    document.add_paragraph("Costs fell.")
+    [example] = one("controls.docx", save(document)).examples
+    assert example.output == "Client: Brightwater\n\nCosts fell."
+
+
+def strict_ooxml(data: bytes) -> bytes:
+    """A .docx rewritten the way Word saves 'Strict Open XML Document' (purl.oclc.org namespaces)."""
+    transitional = b"http://schemas.openxmlformats.org/"
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            for area in (b"wordprocessingml", b"officeDocument", b"drawingml"):
+                content = content.replace(
+                    transitional + area + b"/2006/", b"http://purl.oclc.org/ooxml/" + area + b"/"
+                )
+            target.writestr(info, content)
+    return out.getvalue()
+
+
+def test_strict_open_xml_is_read_instead_of_called_damaged() -> None:
+    """A Strict Open XML document reads like any other, headings and lists included."""
+    strict = strict_ooxml(structured_docx())
+    with zipfile.ZipFile(io.BytesIO(strict)) as package:
+        assert b"purl.oclc.org/ooxml/wordprocessingml/main" in package.read("word/document.xml")
+    parsed = one("strict.docx", strict)
+    assert parsed.error is None
+    assert parsed.examples[0].output == one("review.docx", structured_docx()).examples[0].output
+
+
+def encrypted_pdf(method: EncryptionMethod, user_password: str | None) -> bytes:
+    """A one-page PDF encrypted with `method`, an owner password and `user_password` (None: empty)."""
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner-secret", user_password=user_password, encryption_method=method)
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Quarterly report\nRevenue rose by ten percent.")
+    return bytes(pdf.output())
+
+
+def test_aes_encrypted_pdfs_without_a_user_password_are_read() -> None:
+    """AES-128 and AES-256 PDFs that open without a password are read (they failed with an internal error)."""
+    for method in (EncryptionMethod.AES_128, EncryptionMethod.AES_256, EncryptionMethod.RC4):
+        parsed = one("restricted.pdf", encrypted_pdf(method, None))
+        assert parsed.error is None, (method, parsed.error)
+        assert parsed.examples[0].output == "Quarterly report\nRevenue rose by ten percent."
+
+
+def test_pdfs_with_a_user_password_are_refused_with_advice() -> None:
+    """A PDF that needs a password to open is refused with the file's name and what to do."""
+    for method in (EncryptionMethod.AES_128, EncryptionMethod.AES_256, EncryptionMethod.RC4):
+        assert one("locked.pdf", encrypted_pdf(method, "open-sesame")).error == (
+            "locked.pdf: this PDF is password-protected: save it without a password and upload again."
+        )
+
+
+def test_pdf_hyphenation_ligature_free_text_and_page_furniture() -> None:
+    """A report typeset with hyphenated line ends and page numbers reads as plain running text."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for number in (1, 2, 3):
+        pdf.add_page()
+        text = f"Brightwater Logistics - monthly report\nThe fi-\nnancial result of month {number}\n"
+        pdf.multi_cell(0, 6, text + f"was a well-\nknown success in month {number}.\n{number}")
+    [example] = one("monthly.pdf", bytes(pdf.output())).examples
+    assert example.output.count("Brightwater Logistics - monthly report") == 1  # running header, kept once
+    assert "The financial result of month 2" in example.output and "fi-" not in example.output
+    assert "well-known success in month 2." in example.output
+    assert "\n3\n" not in example.output and not example.output.endswith("3")  # page numbers dropped

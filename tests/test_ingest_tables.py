@@ -278,3 +278,28 @@ def test_a_json_array_saved_as_jsonl_is_read() -> None:
     parsed = one("array.jsonl", data)
     assert parsed.format == "jsonl"
     assert [e.output for e in parsed.examples] == ["b"]
+
+
+def test_nul_bytes_in_a_csv_are_removed_with_a_note_naming_the_lines() -> None:
+    """A CSV with stray NUL bytes (a damaged or padded export) is read; the note says where to look."""
+    data = csv_bytes([["instruction", "output"], ["Greet", "Hel\x00lo there"], ["Part", "Goodbye for now"]])
+    parsed = one("export.csv", data + b"\x00" * 4096)
+    assert [e.output for e in parsed.examples] == ["Hello there", "Goodbye for now"]
+    assert parsed.warnings == [
+        "4,097 empty (NUL) characters were removed from lines 2, 4. Such characters are a sign of a damaged "
+        "or padded export: check those rows, or export the table again from your spreadsheet program as CSV."
+    ]
+    # Before, the padded file was refused as "not a text file" and told to be saved as .txt, Word or PDF.
+    assert "not a text file" not in " ".join(parsed.warnings)
+
+
+def test_utf16_csv_keeps_its_nul_bytes_and_an_all_nul_file_gets_csv_advice() -> None:
+    """UTF-16 text is full of NUL bytes that belong to it; a file of only NULs is told to export again."""
+    rows = [["instruction", "output"], ["Greet", "Hello there"]]
+    for data in (csv_bytes(rows, encoding="utf-16"), csv_bytes(rows, encoding="utf-16-le")):
+        parsed = one("wide.csv", data)
+        assert [e.output for e in parsed.examples] == ["Hello there"] and parsed.warnings == []
+    assert one("blank.csv", b"\x00" * 300).error == (
+        "blank.csv holds only empty (NUL) bytes, so the table was not saved completely. Export it again "
+        "from your spreadsheet program as CSV and upload the new file."
+    )

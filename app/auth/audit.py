@@ -14,6 +14,7 @@ ACTION_LABELS = {
     "paste": "Pasted text",
     "sample_data": "Loaded the sample data",
     "delete_examples": "Deleted examples",
+    "split_examples": "Split examples to fit the model",
     "export": "Exported examples",
     "download_original": "Downloaded an original file",
     "create_dataset": "Created a dataset",

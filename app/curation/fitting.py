@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.curation.tokens import TokenCounter, prompt_text
+from app.ingest.types import ExampleDraft
 
 # Tokens kept free besides the counted ones: text tokenised in pieces can come out a token or two
 # longer once joined, and the chat template is measured with empty messages.
@@ -19,6 +20,7 @@ FIT_MARGIN = 16
 HEADING_LEVELS = 6
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
 SPACE = re.compile(r"\s+(?=\S)")
+PART_SUFFIX = " (part {} of {})"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,24 @@ class Fit:
     def split(self, text: str, budget: int) -> list[str]:
         """`text` cut into consecutive parts of at most `budget` tokens and `max_chars` characters each."""
         return split_text(text, budget, self.counter, self.max_chars)
+
+
+def numbered_parts(fit: Fit, instruction: str, input: str, output: str, ref: str) -> list[ExampleDraft]:
+    """`output` split into parts that fit with `instruction` and `input`: "(part 2 of 3)" added to the
+    instruction and ", part 2 of 3" to the source reference `ref` when there are several."""
+    budget = fit.answer_budget(instruction + PART_SUFFIX.format(999, 999), input)
+    pieces = fit.split(output, budget)
+    if len(pieces) < 2:
+        return [ExampleDraft(instruction=instruction, input=input, output=output, source_ref=ref or None)]
+    return [
+        ExampleDraft(
+            instruction=instruction + PART_SUFFIX.format(number, len(pieces)),
+            input=input,
+            output=piece,
+            source_ref=(f"{ref}, " if ref else "") + f"part {number} of {len(pieces)}",
+        )
+        for number, piece in enumerate(pieces, start=1)
+    ]
 
 
 def _heading_splitter(level: int) -> Callable[[str], list[str]]:

@@ -10,6 +10,7 @@ from app.curation.duplicates import exact_duplicate_groups, group_near_duplicate
 from app.curation.pii import find_pii
 from app.curation.records import HELDOUT, ExampleRecord, Finding, Flag, HealthReport
 from app.curation.tokens import ESTIMATE, prompt_text
+from app.training.estimate import SMOLLM2_TEMPLATE_TOKENS
 
 # Stable flag codes (stored in example_flags.code, used as filter values) and their names for people.
 FLAG_LABELS: dict[str, str] = {
@@ -45,9 +46,15 @@ _UNFIT = frozenset({"empty_output", "short_output", "same_as_input", "too_long"}
 
 
 def analyse(
-    records: Iterable[ExampleRecord], context_tokens: int, recommended: dict[str, int] | None = None
+    records: Iterable[ExampleRecord],
+    context_tokens: int,
+    recommended: dict[str, int] | None = None,
+    template_tokens: int = SMOLLM2_TEMPLATE_TOKENS,
 ) -> HealthReport:
     """Check examples: duplicates, leakage, empty/short/same-as-input outputs, length, PII, split, counts.
+
+    An example's length is its prompt and output plus `template_tokens`, what the model's chat template
+    adds around it in training.
 
     Only included examples are checked (an excluded one neither trains nor tests the model), so
     excluded examples get no flags, and excluding a train copy clears a leakage finding.
@@ -59,7 +66,7 @@ def analyse(
     findings = [
         *_duplicate_findings(included, words, flags),
         *_content_findings(included, words, flags),
-        *_length_findings(included, context_tokens, flags),
+        *_length_findings(included, context_tokens, template_tokens, flags),
         *_pii_findings(included, flags),
         *_split_findings(included),
     ]
@@ -242,9 +249,9 @@ def _content_findings(
 
 
 def _length_findings(
-    included: list[ExampleRecord], context_tokens: int, flags: dict[int, list[Flag]]
+    included: list[ExampleRecord], context_tokens: int, template_tokens: int, flags: dict[int, list[Flag]]
 ) -> list[Finding]:
-    """Examples whose prompt and output together exceed what the model reads at once."""
+    """Examples that, rendered with the chat template, are longer than what the model reads at once."""
     missing = [record for record in included if record.prompt_tokens is None or record.output_tokens is None]
     # Examples not yet counted with the real tokenizer get the character estimate, said as "about".
     estimates = ESTIMATE.count(
@@ -256,10 +263,13 @@ def _length_findings(
         total = estimated.get(record.id)
         if total is None:
             total = (record.prompt_tokens or 0) + (record.output_tokens or 0)
+        total += template_tokens
         if total > context_tokens:
             too_long.append(record.id)
             about = "About " if record.id in estimated else ""
-            detail = f"{about}{total:,} tokens; the model reads at most {context_tokens:,}"
+            detail = (
+                f"{about}{total:,} tokens with the chat template; the model reads at most {context_tokens:,}"
+            )
             flags[record.id].append(Flag("too_long", detail))
     if not too_long:
         return []
@@ -269,7 +279,7 @@ def _length_findings(
             "warning",
             _plural(len(too_long), "example is", "examples are") + f" longer than {context_tokens:,} tokens",
             "The model reads at most that much at once, so the end of these examples would be cut off in "
-            "training; shorten or split them.",
+            "training. Split them into parts that fit (at headings and paragraphs), or exclude them.",
             too_long,
             "exclude",
             too_long,

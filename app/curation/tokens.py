@@ -17,6 +17,9 @@ from app.training.estimate import SMOLLM2_TEMPLATE_TOKENS
 # Typical English prose runs at about 4 characters per token with BPE vocabularies of this size.
 CHARS_PER_TOKEN = 4
 
+# How byte-level BPE ("Ġ") and SentencePiece ("▁") vocabularies mark a token that starts a word.
+WORD_START_MARKS = ("Ġ", "▁")
+
 # Keyed by path and modification time, so a re-imported model's tokenizer replaces the old one.
 _cache: dict[tuple[Path, int], "TokenCounter"] = {}
 _cache_lock = threading.Lock()
@@ -55,6 +58,16 @@ class TokenCounter:
         # Special tokens (BOS/EOS) belong to the chat template, which training counts on its own.
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
+
+    def is_word(self, word: str) -> bool:
+        """Whether `word` is a whole token of the vocabulary as a word after a space (False for the estimate).
+
+        A BPE vocabulary of this size holds the common words of the languages it was trained on, so it
+        doubles as a word list, e.g. to tell "fi-nancial" (a word broken at a line end) from "well-known".
+        """
+        if self._tokenizer is None:
+            return False
+        return any(self._tokenizer.token_to_id(space + word) is not None for space in WORD_START_MARKS)
 
     def rendered(self, examples: list[tuple[str, str, str]]) -> list[int]:
         """Tokens of each (instruction, input, output) as training renders it, chat template included."""

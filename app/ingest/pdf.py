@@ -9,7 +9,7 @@ from pypdf.errors import DependencyError, PyPdfError
 
 from app.ingest.decoding import check_line_chars, describe_binary, display_name
 from app.ingest.pdf_text import clean_pages, clean_text
-from app.ingest.reports import Section, clean_title, first_line_title, report_file
+from app.ingest.reports import Section, clean_title, first_line_title, report_file, report_fit
 from app.ingest.types import IngestError, Limits, ParsedFile
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ def parse_pdf(filename: str, data: bytes, limits: Limits) -> ParsedFile:
     # Running headers, page numbers and the table of contents go first: they are recognised by lines.
     # A PDF that is nothing but those (a contents page on its own) keeps them rather than come out empty.
     cleaned = clean_pages(pages)
-    pages = [clean_text(page) for page in (cleaned if any(cleaned) else pages)]
+    is_word = report_fit(limits).counter.is_word
+    pages = [clean_text(page, is_word) for page in (cleaned if any(cleaned) else pages)]
     text = "\n\n".join(page for page in pages if page)
     if not text.strip():
         raise IngestError(

@@ -8,6 +8,7 @@ report.
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 # Latin ligatures (U+FB00–FB06) and what they stand for.
 LIGATURES = str.maketrans(
@@ -38,6 +39,10 @@ PAGE_NUMBER_LINE = re.compile(
     r"(?:(?:/|of|von|de|di)[ \t]*\d{1,4})?[ \t]*[-–—]?[ \t]*$",
     re.IGNORECASE,
 )
+# A page number at the start or end of a running header or footer ("12 Annual Report", "Report 2024 | 12").
+EDGE_PAGE_NUMBER = re.compile(
+    r"^(\d{1,4}|[ivx]{1,5})\b\s*[|·•–—-]?\s*|\s*[|·•–—-]?\s*\b(\d{1,4}|[ivx]{1,5})$", re.I
+)
 # Lines longer than this are never page furniture or contents entries (and are not scanned for them).
 MAX_FURNITURE_CHARS = 300
 # A line that appears at the top or bottom of at least this share of pages is a running header/footer.
@@ -58,17 +63,20 @@ def clean_pages(pages: list[str]) -> list[str]:
     return cleaned
 
 
-def clean_text(text: str) -> str:
-    """Ligatures spelled out and words hyphenated at line ends joined again."""
-    return join_hyphenated(text.translate(LIGATURES))
+def clean_text(text: str, is_word: Callable[[str], bool] = lambda word: False) -> str:
+    """Ligatures spelled out and words hyphenated at line ends joined (`is_word`: see join_hyphenated)."""
+    return join_hyphenated(text.translate(LIGATURES), is_word)
 
 
-def join_hyphenated(text: str) -> str:
+def join_hyphenated(text: str, is_word: Callable[[str], bool] = lambda word: False) -> str:
     """Join words broken at a line end ("fi-\\nnancial" → "financial"), keeping real compounds' hyphens.
 
-    A soft hyphen always joins. A hard hyphen joins unless the document writes the hyphenated
-    compound elsewhere on one line and never the joined word, or its first part usually starts a
-    compound ("well-", "self-", "non-") and the joined word appears nowhere else.
+    A soft hyphen always joins, and so does a hard one when the joined word is a word: written so
+    elsewhere in the document, or known to `is_word` (a lower-case word list, e.g. the model's
+    vocabulary). Otherwise the hyphen stays for what looks like a compound: one the document writes
+    with its hyphen elsewhere, one of a few usual first parts ("well-", "self-", "non-"), a single
+    letter or a number before the hyphen ("e-mail", "3-fold"), or two known words ("mixed-mode").
+    Anything else is taken for a word broken by the typesetter, which is by far the common case.
     """
     words = Counter(match.group(0).lower() for match in WORD.finditer(text))
     out: list[str] = []
@@ -79,26 +87,29 @@ def join_hyphenated(text: str) -> str:
         if before is None or after is None:
             continue
         out.append(text[done : match.start()])
-        out.append(_joined(before.group(0), match.group(1), after.group(0), words))
+        out.append(_joined(before.group(0), match.group(1), after.group(0), words, is_word))
         done = match.end()
     out.append(text[done:])
     return "".join(out).replace(SOFT_HYPHEN, "")
 
 
-def _joined(first: str, hyphen: str, rest: str, words: Counter[str]) -> str:
+def _joined(first: str, hyphen: str, rest: str, words: Counter[str], is_word: Callable[[str], bool]) -> str:
     """What goes between `first` and `rest` broken at a line end: nothing (one word) or a hyphen."""
-    if hyphen == SOFT_HYPHEN or words[(first + rest).lower()]:
+    joined = (first + rest).lower()
+    if hyphen == SOFT_HYPHEN or words[joined] or is_word(joined):
         return ""
-    last = first.rsplit("-", 1)[-1]
-    if "-" in first or words[f"{first}-{rest}".lower()] or last.lower() in COMPOUND_FIRST:
+    last = first.rsplit("-", 1)[-1].lower()
+    if "-" in first or words[f"{first}-{rest}".lower()] or last in COMPOUND_FIRST:
         return "-"
-    # "e-mail", "x-ray", "3-fold": a single letter or a number before the hyphen starts a compound.
-    return "-" if len(last) == 1 or last[-1].isdigit() else ""
+    if len(last) == 1 or last[-1].isdigit():
+        return "-"
+    known_parts = len(last) >= 3 and len(rest) >= 3 and is_word(last) and is_word(rest.lower())
+    return "-" if known_parts else ""
 
 
 def _normalised_edge(line: str) -> str:
-    """A header/footer line compared across pages: numbers (page numbers, dates) blanked, spaces folded."""
-    return " ".join(re.sub(r"\d+|\b[ivx]{1,5}\b", "#", line.strip(), flags=re.IGNORECASE).split())
+    """A header/footer line compared across pages: a page number at its start or end left out."""
+    return " ".join(EDGE_PAGE_NUMBER.sub("", line.strip()).split())
 
 
 def _running_lines(pages: list[list[str]]) -> set[str]:
@@ -107,13 +118,13 @@ def _running_lines(pages: list[list[str]]) -> set[str]:
         return set()
     seen: Counter[str] = Counter()
     for page in pages:
-        edge = [line for line in page if line.strip()]
-        ends = edge[:EDGE_LINES] + edge[-EDGE_LINES:]
+        edge = [line for line in page if line.strip() and not _page_number(line)]
+        ends = edge[:1] + edge[-1:]  # only the outermost lines: body lines differ only in numbers too
         seen.update({_normalised_edge(line) for line in ends if len(line) <= MAX_FURNITURE_CHARS})
     return {
         line
         for line, count in seen.items()
-        if line and line != "#" and count >= max(MIN_PAGES_FOR_RUNNING, RUNNING_SHARE * len(pages))
+        if line and count >= max(MIN_PAGES_FOR_RUNNING, RUNNING_SHARE * len(pages))
     }
 
 
@@ -124,7 +135,7 @@ def _without_edges(page: list[str], running: set[str], top: bool) -> list[str]:
     def furniture(line: str, running: set[str]) -> bool:
         if len(line) > MAX_FURNITURE_CHARS:
             return False
-        return bool(PAGE_NUMBER_LINE.match(line)) or _normalised_edge(line) in running
+        return _page_number(line) or _normalised_edge(line) in running
 
     for _ in range(EDGE_LINES + 1):
         while start < end and not page[start].strip():
@@ -137,6 +148,11 @@ def _without_edges(page: list[str], running: set[str], top: bool) -> list[str]:
         if end > start and furniture(page[end - 1], running):
             end -= 1
     return page[start:end]
+
+
+def _page_number(line: str) -> bool:
+    """A line that is only a page number ("7", "- 7 -", "Page 7 of 20", "iii")."""
+    return len(line) <= MAX_FURNITURE_CHARS and bool(PAGE_NUMBER_LINE.match(line))
 
 
 def _contents_entry(line: str) -> bool:

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.curation.fitting import Fit
+from app.curation.fitting import Fit, numbered_parts
 from app.curation.tokens import get_token_counter
 from app.ingest.decoding import file_stem
 from app.ingest.types import ExampleDraft, Limits, ParsedFile
@@ -15,7 +15,6 @@ FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 MAX_TITLE_CHARS = 120
 # Headings end up in source_ref ("section: ...", at most 200 characters in the database).
 MAX_HEADING_CHARS = 150
-PART_SUFFIX = " (part {} of {})"
 
 
 @dataclass
@@ -156,23 +155,6 @@ def report_examples(
             instruction, ref = whole, ""
         examples.extend(numbered_parts(fit, instruction, "", section.text, ref))
     return examples
-
-
-def numbered_parts(fit: Fit, instruction: str, input: str, output: str, ref: str) -> list[ExampleDraft]:
-    """`output` split into parts that fit with `instruction`: "(part 2 of 3)" added when there are several."""
-    budget = fit.answer_budget(instruction + PART_SUFFIX.format(999, 999), input)
-    pieces = fit.split(output, budget)
-    if len(pieces) < 2:
-        return [ExampleDraft(instruction=instruction, input=input, output=output, source_ref=ref or None)]
-    return [
-        ExampleDraft(
-            instruction=instruction + PART_SUFFIX.format(number, len(pieces)),
-            input=input,
-            output=piece,
-            source_ref=(f"{ref}, " if ref else "") + f"part {number} of {len(pieces)}",
-        )
-        for number, piece in enumerate(pieces, start=1)
-    ]
 
 
 def report_file(

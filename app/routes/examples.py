@@ -11,7 +11,7 @@ from app.curation.health import FLAG_LABELS
 from app.db import get_session
 from app.models import SPLITS, TASK_KINDS, Example, Workspace
 from app.routes import examples_api
-from app.routes.examples_api import recheck_example
+from app.routes.examples_api import recheck_example, split_message
 from app.routes.roles import Editor, Reader
 from app.routes.views import health_panel_context, render
 from app.services import datasets as datasets_service
@@ -29,6 +29,7 @@ from app.services.example_query import (
     tag_counts,
 )
 from app.services.examples import AUTO_SPLIT, ExampleChanges, parse_tags
+from app.services.health import refresh_health
 from app.services.health_fixes import apply_fix
 from app.templating import is_htmx
 
@@ -296,6 +297,40 @@ def example_toggle_included(
     session.commit()
     recheck_example(session, workspace.id, example.id, background)
     return _row(request, example, headers={"HX-Trigger": HEALTH_CHANGED})
+
+
+@pages.post("/examples/{example_id}/split", response_class=HTMLResponse)
+def example_split(
+    example_id: int,
+    request: Request,
+    actor: Editor,
+    session: Session = Depends(get_session),
+) -> Response:
+    """Split an example too long for the model: its row is replaced by the rows of its parts."""
+    workspace = actor.workspace
+    try:
+        parts = examples_service.split_one(session, workspace.id, example_id, actor)
+    except FieldErrors as exc:
+        session.rollback()
+        example = examples_service.get_example(session, workspace.id, example_id)
+        return _row(request, example, split_error=" ".join(exc.errors.values()))
+    refresh_health(session, workspace.id)
+    context = {"parts": parts, "flag_labels": FLAG_LABELS, "split_note": split_message(1, len(parts))}
+    return render(request, "examples/_split_rows.html", context, headers={"HX-Trigger": HEALTH_CHANGED})
+
+
+@pages.post("/examples/health/split-long", response_class=HTMLResponse)
+def health_split_long(
+    request: Request,
+    actor: Editor,
+    session: Session = Depends(get_session),
+) -> Response:
+    """Split every example too long for the model, then show the panel again (and refresh the table)."""
+    workspace = actor.workspace
+    split, parts = examples_service.split_too_long(session, workspace.id, actor)
+    refresh_health(session, workspace.id)
+    context = health_panel_context(session, workspace, message=split_message(split, parts))
+    return render(request, "examples/_health.html", context, headers={"HX-Trigger": EXAMPLES_CHANGED})
 
 
 @pages.get("/examples/health", response_class=HTMLResponse)

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.db import get_session
@@ -33,6 +34,33 @@ from app.services.health_fixes import apply_fix
 from app.settings import get_settings
 
 router = APIRouter(prefix="/api")
+
+
+class SplitOut(BaseModel):
+    """What splitting did: a sentence for people, and the examples that replaced the long one(s)."""
+
+    message: str
+    examples: list[ExampleOut]
+
+
+class SplitLongOut(BaseModel):
+    """What splitting every over-long example did, and the health afterwards."""
+
+    message: str
+    split: int
+    parts: int
+    health: HealthOut
+
+
+def split_message(split: int, parts: int) -> str:
+    """ "Split 3 examples into 11 parts that fit the model." (or why nothing was split)."""
+    if not split:
+        return (
+            "No example was split: none is too long for the model, or only their instructions and inputs "
+            "are (shorten those, or exclude the examples)."
+        )
+    what = examples_service.count_phrase(split)
+    return f"Split {what} into {parts:,} parts that fit the model."
 
 
 def recheck_example(
@@ -124,6 +152,20 @@ def delete_example(
     return Response(status_code=204)
 
 
+@router.post("/examples/{example_id}/split", tags=["examples"])
+def split_example(
+    example_id: int,
+    actor: Editor,
+    session: Session = Depends(get_session),
+) -> SplitOut:
+    """Replace an example too long for the model by consecutive parts that fit it (same kind, tags, split,
+    source and datasets), in one transaction; 422 with the reason when it cannot be split."""
+    workspace = actor.workspace
+    parts = examples_service.split_one(session, workspace.id, example_id, actor)
+    refresh_health(session, workspace.id)
+    return SplitOut(message=split_message(1, len(parts)), examples=[ExampleOut.of(p) for p in parts])
+
+
 @router.post("/examples/bulk", tags=["examples"])
 def bulk(
     body: BulkRequest,
@@ -151,6 +193,23 @@ def get_health(
 ) -> HealthOut:
     """The workspace's health findings, most severe first."""
     return health_out(session, actor.workspace.id)
+
+
+@router.post("/health/split-long", tags=["health"])
+def post_split_long(
+    actor: Editor,
+    session: Session = Depends(get_session),
+) -> SplitLongOut:
+    """Split every example flagged too long for the model into parts that fit, and return the health."""
+    workspace = actor.workspace
+    split, parts = examples_service.split_too_long(session, workspace.id, actor)
+    refresh_health(session, workspace.id)
+    return SplitLongOut(
+        message=split_message(split, parts),
+        split=split,
+        parts=parts,
+        health=health_out(session, workspace.id),
+    )
 
 
 @router.post("/health/fix", tags=["health"])

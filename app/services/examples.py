@@ -3,15 +3,17 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.audit import record
 from app.auth.deps import Actor
+from app.curation.fitting import PART_SUFFIX, Fit, numbered_parts
 from app.curation.normalise import content_hash
 from app.curation.records import ExampleRecord
-from app.curation.tokens import TokenCounter, get_token_counter, prompt_text
+from app.curation.tokens import TokenCounter, default_tokenizer_path, get_token_counter, prompt_text
 from app.ingest.types import ExampleDraft
-from app.models import SPLITS, TASK_KINDS, Example, ExampleTag, utcnow
+from app.models import SPLITS, TASK_KINDS, DatasetExample, Example, ExampleFlag, ExampleTag, utcnow
 from app.services.errors import FieldErrors, NotFound
 from app.services.lookup import get_owned
 from app.settings import get_settings
@@ -19,13 +21,24 @@ from app.settings import get_settings
 MAX_TAG_CHARS = 100
 # The split value that hands an example back to automatic splitting.
 AUTO_SPLIT = "auto"
+# An answer budget below this many tokens would cut an example into slivers: its prompt is the problem.
+MIN_PART_TOKENS = 128
 
 
 def token_counter() -> TokenCounter:
     """The token counter of the configured default model (an estimate when its tokenizer is not cached)."""
-    settings = get_settings()
-    path = settings.models_dir / settings.default_model / "tokenizer.json"
+    path = default_tokenizer_path(get_settings())
     return get_token_counter(path if path.is_file() else None)
+
+
+def default_fit() -> Fit:
+    """How examples are fitted to the default model: its tokenizer, its context, the character limit.
+
+    The same as an upload's (app.ingest.reports.report_fit): there is one default base model per install
+    (LASTMILE_DEFAULT_MODEL, the catalog's default) and its context is LASTMILE_CONTEXT_TOKENS.
+    """
+    settings = get_settings()
+    return Fit(token_counter(), settings.context_tokens, settings.max_example_chars)
 
 
 def clean_tags(tags: Iterable[str]) -> list[str]:
@@ -222,3 +235,93 @@ def delete_example(session: Session, example: Example, actor: Actor) -> None:
     record(session, actor, "delete_examples", count_phrase(1), {"count": 1, "id": example.id})
     session.delete(example)
     session.commit()
+
+
+class CannotSplit(FieldErrors):
+    """An example that cannot be split: it fits the model already, or its prompt alone is too long."""
+
+
+def split_example(session: Session, example: Example, fit: Fit) -> list[Example]:
+    """Replace `example` by consecutive parts that each fit the model (flushed, not committed).
+
+    The output is cut at headings, then paragraphs, lines and sentences; each part keeps the
+    example's kind, tags, split, inclusion, source and datasets, and its instruction says which part
+    it is ("(part 2 of 3)"). Raises CannotSplit when there is nothing to split or only the prompt is long.
+    """
+    tokens = fit.tokens(example.instruction, example.input, example.output)
+    if tokens <= fit.context_tokens and len(example.output) <= fit.max_chars:
+        raise CannotSplit(
+            {
+                "output": f"Example {example.id} already fits the model ({tokens:,} of "
+                f"{fit.context_tokens:,} tokens), so there is nothing to split."
+            }
+        )
+    if fit.answer_budget(example.instruction + PART_SUFFIX.format(999, 999), example.input) < MIN_PART_TOKENS:
+        prompt = fit.counter.count([prompt_text(example.instruction, example.input)])[0]
+        raise CannotSplit(
+            {
+                "input": f"The instruction and input of example {example.id} alone take {prompt:,} of the "
+                f"{fit.context_tokens:,} tokens the model reads, and only the output can be split. "
+                "Shorten the input (keep the part the answer needs), or exclude the example."
+            }
+        )
+    drafts = numbered_parts(fit, example.instruction, example.input, example.output, example.source_ref or "")
+    tags = [tag.tag for tag in example.tags]
+    datasets = list(
+        session.scalars(select(DatasetExample.dataset_id).where(DatasetExample.example_id == example.id))
+    )
+    parts = []
+    for draft in drafts:
+        part = new_example(
+            example.workspace_id,
+            replace(draft, kind=example.kind, tags=tags),
+            example.document_id,
+            fit.counter,
+        )
+        part.split, part.split_locked, part.included = example.split, example.split_locked, example.included
+        parts.append(part)
+    session.add_all(parts)
+    session.flush()  # the parts need their ids for the dataset rows
+    session.add_all(DatasetExample(dataset_id=d, example_id=p.id) for d in datasets for p in parts)
+    session.delete(example)
+    session.flush()
+    return parts
+
+
+def split_one(session: Session, workspace_id: int, example_id: int, actor: Actor) -> list[Example]:
+    """Split one example of the workspace into parts that fit the model (committed); the parts.
+
+    Raises ExampleNotFound, or CannotSplit with the reason for the user.
+    """
+    parts = split_example(session, get_example(session, workspace_id, example_id), default_fit())
+    record(
+        session, actor, "split_examples", count_phrase(1), {"count": 1, "id": example_id, "parts": len(parts)}
+    )
+    session.commit()
+    return parts
+
+
+def split_too_long(session: Session, workspace_id: int, actor: Actor) -> tuple[int, int]:
+    """Split every example of the workspace flagged too long for the model (committed).
+
+    Returns (examples split, parts made); an example that cannot be split (its prompt alone is too
+    long) stays as it is, flagged.
+    """
+    ids = session.scalars(
+        select(ExampleFlag.example_id)
+        .join(Example, Example.id == ExampleFlag.example_id)
+        .where(Example.workspace_id == workspace_id, ExampleFlag.code == "too_long")
+        .order_by(ExampleFlag.example_id)
+    ).all()
+    fit = default_fit()
+    split = made = 0
+    for example_id in ids:
+        try:
+            parts = split_example(session, get_example(session, workspace_id, example_id), fit)
+        except CannotSplit:
+            continue
+        split, made = split + 1, made + len(parts)
+    if split:
+        record(session, actor, "split_examples", count_phrase(split), {"count": split, "parts": made})
+    session.commit()
+    return split, made

@@ -149,6 +149,9 @@ def check_records(
             "Use “Split automatically” on the dataset page, or mark a few examples as held-out."
         )
     check.problems.extend(validate(chosen, model.context_tokens))
+    over = sum(count > model.context_tokens for count in counts)
+    if over:
+        check.warnings.append(context_warning(over, model))
     fit, capacity = catalog.worker_for(session, model)
     if fit is False and capacity is not None:
         check.problems.append(catalog.too_large_message(model, capacity))
@@ -165,11 +168,20 @@ def check_records(
             # The worker measured its own fixed cost (loading, saving): use it instead of the generic one.
             est = _with_overhead(est, speed_row.overhead_seconds)
         check.estimate = est
-        if est.cut_examples:
+        if est.cut_examples > over:  # cut by the chosen length, not only by the model's context
             check.warnings.append(
                 f"{est.cut_examples} examples are longer than {chosen.max_length:,} tokens and will be cut."
             )
     return check
+
+
+def context_warning(count: int, model: BaseModel) -> str:
+    """ "7 examples are longer than Qwen2.5 0.5B's 2,048 tokens: split them or they will be cut"."""
+    examples = "1 example is" if count == 1 else f"{count:,} examples are"
+    return (
+        f"{examples} longer than {model.name}'s {model.context_tokens:,} tokens: split them or they will be "
+        "cut (Split is on the examples page, beside each one and in the health panel)."
+    )
 
 
 def _with_overhead(est: Estimate, overhead: float) -> Estimate:
