@@ -85,9 +85,13 @@ def guess_charset(data: bytes) -> str | None:
 
 def decode_labelled(data: bytes, label: str | None) -> tuple[str, str | None]:
     """Text from bytes with a declared charset (maybe none, maybe wrong); a note when it was guessed."""
-    if data.isascii():
-        return data.decode("ascii"), None
     codec = codec_for(label)
+    if data.isascii():
+        # 7-bit encodings (ISO-2022-JP, HZ, UTF-7) are ASCII bytes too: their label still decides.
+        try:
+            return data.decode(codec or "ascii"), None
+        except UnicodeDecodeError:
+            return data.decode("ascii"), None
     utf8 = as_utf8(data)
     if utf8 is not None and not (codec or "").startswith(WIDE):
         return utf8, None

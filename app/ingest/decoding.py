@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 
+from app.ingest.charsets import guess_charset
 from app.ingest.types import IngestError
 
 # Checked first and longest first: the UTF-32 LE BOM starts with the UTF-16 LE BOM.
@@ -39,6 +40,16 @@ _BAD_BYTE = re.compile("[\udc80-\udcff]")
 _GOOD_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
 SAMPLE_BYTES = 64 * 1024
 MAX_CONTROL_SHARE = 0.05
+# How a detected legacy encoding is named to the user.
+LEGACY_NAMES = {
+    "cp1252": "Windows-1252 (Western European)", "cp1250": "Windows-1250 (Central European)",
+    "cp1251": "Windows-1251 (Cyrillic)", "koi8_r": "KOI8-R (Russian)", "cp1253": "Windows-1253 (Greek)",
+    "cp1254": "Windows-1254 (Turkish)", "cp1255": "Windows-1255 (Hebrew)", "cp1256": "Windows-1256 (Arabic)",
+    "cp1257": "Windows-1257 (Baltic)", "iso8859_2": "ISO-8859-2 (Central European)",
+    "iso8859_7": "ISO-8859-7 (Greek)", "cp932": "Shift JIS (Japanese)", "euc_jp": "EUC-JP (Japanese)",
+    "gb18030": "GB18030 (Simplified Chinese)", "big5": "Big5 (Traditional Chinese)",
+    "cp949": "EUC-KR (Korean)", "cp874": "Windows-874 (Thai)",
+}  # fmt: skip
 HTML_START = re.compile(r"\s*(<!doctype\s+html|<html[\s>]|<\?xml[^>]*>\s*<html)", re.IGNORECASE)
 
 
@@ -138,7 +149,7 @@ def _control_share(text: str) -> float:
 
 
 def decode_text(filename: str, data: bytes) -> Decoded:
-    """Decode a text file: BOM, then strict UTF-8, UTF-16 guess, Windows-1252; binary files are refused."""
+    """Decode a text file: BOM, strict UTF-8, UTF-16, else a detected legacy encoding; binaries refused."""
     warnings: list[str] = []
     for bom, encoding in BOMS:
         if data.startswith(bom):
@@ -170,11 +181,14 @@ def decode_text(filename: str, data: bytes) -> Decoded:
             f"{bad} byte(s) were not valid UTF-8 and show as �; check the text around them after import."
         )
         return _finish(filename, data.decode("utf-8", errors="replace"), "utf-8", warnings)
+    # A legacy file: charset-normalizer names the encoding (Windows-1252 among near-equal guesses).
+    encoding = guess_charset(data) or "cp1252"
+    what = LEGACY_NAMES.get(encoding, encoding)
     warnings.append(
-        "The file is not UTF-8, so it was decoded as Windows-1252 (Western European); check that accented "
-        "characters look right, or save the file as UTF-8 and upload it again."
+        f"The file is not UTF-8, so it was decoded as {what}; check that accented characters look right, "
+        "or save the file as UTF-8 and upload it again."
     )
-    return _finish(filename, data.decode("cp1252", errors="replace"), "cp1252", warnings)
+    return _finish(filename, data.decode(encoding, errors="replace"), encoding, warnings)
 
 
 def _finish(filename: str, text: str, encoding: str, warnings: list[str]) -> Decoded:
