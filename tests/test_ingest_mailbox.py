@@ -141,3 +141,12 @@ def test_a_lying_charset_label_is_second_guessed() -> None:
     assert text == russian and note == "its text was not valid utf-8, so it was read as cp1251"
     assert decode_labelled("Café – naïve".encode("cp1252"), None) == ("Café – naïve", None)
     assert decode_labelled("Grüße, ça va".encode("cp1252"), "iso-8859-1") == ("Grüße, ça va", None)
+
+
+def test_a_legacy_text_file_is_read_in_its_detected_encoding() -> None:
+    """A .txt that is not UTF-8 is read in the encoding detection names, and the user is told which."""
+    text = "Отчёт за первый квартал\n\nПродажи выросли на пять процентов, расходы остались в рамках плана.\n"
+    [parsed] = parse_file("otchet.txt", text.encode("cp1251"), small_limits())
+    assert "Продажи выросли на пять процентов" in parsed.examples[0].output
+    told = "The file is not UTF-8, so it was decoded as Windows-1251 (Cyrillic);"
+    assert parsed.warnings[0].startswith(told)

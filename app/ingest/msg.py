@@ -251,9 +251,9 @@ def parse_msg(filename: str, data: bytes, limits: Limits) -> ParsedFile:
                     "text into a new email or a .txt file, and upload that."
                 )
             message = to_message(props, kind)
-    except (OSError, ValueError, EOFError, struct.error) as exc:  # olefile reports damage as OSError
+    except (OSError, ValueError, EOFError, struct.error):  # olefile reports damage as OSError
         raise IngestError(
-            f"{name} is a damaged Outlook message ({exc.__class__.__name__}). Open it in Outlook and save it "
-            "again (File > Save As), or save it as .eml, then upload it again."
+            f"{name} is a damaged Outlook message. Open it in Outlook and save it again (File > Save As), "
+            "or save it as .eml, then upload it again."
         ) from None
     return email_file(filename, data, "msg", message)
