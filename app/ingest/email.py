@@ -153,7 +153,7 @@ def message_example(message: email.message.Message) -> MessageResult:
     body = message_body(message)
     kind = automated_kind(message, subject, body.text)
     if kind:
-        return MessageResult(None, body.notes, skipped=kind)
+        return MessageResult(None, [], skipped=kind)  # notes on reading it would only be noise
     writer = sender_name(header_text(message, "From"))
     quoted = split_quoted(body.text) if is_reply(message, subject, body.text) else None
     if quoted is not None:
