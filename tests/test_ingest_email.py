@@ -344,6 +344,9 @@ def test_a_flowed_thunderbird_reply_below_its_quote_is_read() -> None:
         ("Braxton", True),  # a name alone under the text
         ("My number is: +44 20 1234 5678\nGet Outlook for iOS<https://aka.ms/o0ukef>", True),
         ("Envoyé de mon iPhone", True),
+        ("________________\nChris Wilson\nLead Developer, eServices\nTel: 0113 37 85294", True),  # no closing
+        ("Mike Farman | Dir Product Management | Alfresco |\n+44 (0) 1628 876 500", True),
+        ("祝好，\n发件人", True),
         ("Sent from my desk, which is easier than my phone.", False),
     ],
 )

@@ -45,7 +45,7 @@ CLOSINGS = (
     r"atentamente|cordiali saluti|distinti saluti|saluti|grazie|pozdrawiam|z poważaniem|atenciosamente|"
     r"abraços|obrigad[oa]|med venlig hilsen|venlig hilsen|mvh|hilsen|med vänlig(?:a)? hälsning(?:ar)?|"
     r"vänliga hälsningar|hälsningar|med vennlig hilsen|ystävällisin terveisin|terveisin|"
-    r"с уважением|спасибо|с наилучшими пожеланиями"
+    r"с уважением|спасибо|с наилучшими пожеланиями|祝好|此致|敬礼|顺祝商祺|谢谢|よろしくお願いします|以上"
 )
 # "Best regards,", "Thanks, Jane", "Cheers 🎉": a closing, maybe a name, maybe punctuation or an emoji.
 CLOSING = re.compile(rf"^(?:{CLOSINGS})(?P<name>[ \t]*,[ \t]*[\w .'-]{{1,40}})?(?:[\s,.!]|[^\w\s])*$", re.I)
@@ -68,6 +68,13 @@ ADDRESS = re.compile(
 SEPARATOR = re.compile(r"^[\s_\-=*~—–]+$")
 SIGNATURE_MARK = re.compile(r"^(?:--|—-|-- ?|__)$")
 MAX_NAME_CHARS = 50
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+MAX_CJK_NAME_CHARS = 12
+# A signature block without a closing starts at a rule line, a "Name | Title | Company" line or a name,
+# holds a phone number, email or labelled contact line, and is short.
+RULE_LINE = re.compile(r"^(?:_{5,}|-{5,}|={5,}|—{3,})$")
+MAX_BLOCK_LINES = 12
+MAX_TITLE_CHARS = 60
 # A closing is looked for among the message's last lines only: one early on is part of the text.
 TAIL_LINES = 25
 # Without a sign-off, at most this many name and contact lines are taken off the end.
@@ -103,6 +110,8 @@ def looks_like_name(line: str, after_closing: bool = True) -> bool:
         return False
     if DASH_NAME.match(text):
         return True
+    if CJK.search(text):
+        return len(text) <= MAX_CJK_NAME_CHARS and not re.search(r"[。！？，、]", text)
     words = text.replace("|", " ").split()
     if not 0 < len(words) <= 6 or any(c.isdigit() for c in text) or not any(len(w) > 1 for w in words):
         return False
@@ -160,6 +169,30 @@ def _closing_index(lines: list[str]) -> int | None:
     return None
 
 
+def _block_start(lines: list[str]) -> int | None:
+    """Where a signature block with contact details starts when no closing line precedes it."""
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    for index in content[-MAX_BLOCK_LINES - 1 :]:
+        line = lines[index].strip()
+        if index == content[0]:
+            continue
+        rule = bool(RULE_LINE.match(line))
+        if not (rule or line.count("|") >= 2 or looks_like_name(line, after_closing=False)):
+            continue
+        block = [lines[i] for i in content if i > index]
+        if (rule or block) and any(is_contact(x) for x in [line, *block]) and all(map(_in_block, block)):
+            return index
+    return None
+
+
+def _in_block(line: str) -> bool:
+    """Whether a line can belong to a signature block: contact detail, a link, or a short title line."""
+    text = line.strip()
+    if is_contact(text) or CONTACT_TOKEN.search(text):
+        return True
+    return len(text) <= MAX_TITLE_CHARS and not text.endswith(("?", ".", "!", ":"))
+
+
 def strip_signature(text: str, sender: str = "") -> Cleaned:
     """The text without its signature ("-- "), sign-off, name and contact block, tagline and footers."""
     original = [line.rstrip() for line in text.split("\n")]
@@ -168,8 +201,11 @@ def strip_signature(text: str, sender: str = "") -> Cleaned:
     lines = _cut_at(lines, MOBILE)
     lines = _cut_footers(lines)
     closing = _closing_index(lines)
+    block = _block_start(lines) if closing is None else None
     if closing is not None:
         lines = lines[:closing]
+    elif block is not None:
+        lines = lines[:block]
     else:
         # No sign-off: a name (or the sender's name) and contact lines at the very end still go.
         for _ in range(MAX_TRAILING_LINES):
