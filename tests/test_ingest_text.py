@@ -95,6 +95,21 @@ def test_a_long_report_without_headings_is_split_at_paragraphs() -> None:
     assert "\n\n".join(e.output for e in parsed.examples) == text.strip()
 
 
+def test_the_files_result_line_counts_the_parts() -> None:
+    """The upload page's line for the file says the report was split to fit the model, and how often."""
+    from app.ingest.batch_messages import parsed_result
+
+    body = "\n\n".join(("Plain prose without any headings. " * 12).strip() for _ in range(20))
+    parsed = one("plain.txt", f"Title line\n\n{body}".encode(), context_tokens=800)
+    count = len(parsed.examples)
+    assert parsed_result(parsed, count, "plain.txt") == (
+        "parsed",
+        f"{count} examples from plain.txt: report split into {count} parts to fit the model",
+    )
+    short = one("short.txt", b"Title line\n\nOne paragraph.", context_tokens=800)
+    assert parsed_result(short, 1, "short.txt") == ("parsed", "1 example from short.txt")
+
+
 def test_setext_headings_split_a_markdown_report() -> None:
     """Setext headings split a markdown report."""
     body = "Text. " * 400

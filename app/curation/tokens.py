@@ -88,6 +88,12 @@ def default_tokenizer_path(settings: Settings) -> Path:
     return settings.models_dir / settings.default_model / "tokenizer.json"
 
 
+def default_token_counter(settings: Settings) -> TokenCounter:
+    """The default base model's counter (loaded and cached), or the estimate before the model is cached."""
+    path = default_tokenizer_path(settings)
+    return get_token_counter(path if path.is_file() else None)
+
+
 def _chat_template(model_dir: Path) -> tuple[str, dict[str, Any]] | None:
     """The model's chat template and its tokenizer config, from the files saved beside tokenizer.json."""
     config_path = model_dir / "tokenizer_config.json"

@@ -75,6 +75,7 @@ class SandboxFault(Exception):
 def serve(fd: int) -> None:
     """The fork server's loop: one limited child per request on the socket `fd`, until it closes."""
     server = socket.socket(fileno=fd)
+    _warm_up()
     while True:
         try:
             request, fds, _flags, _address = socket.recv_fds(server, MAX_REQUEST_BYTES, 1)
@@ -95,6 +96,19 @@ def serve(fd: int) -> None:
             server.send(pickle.dumps(("exit", os.waitstatus_to_exitcode(status))))
         except OSError:
             return  # the client went away; its child is gone too (see _wait)
+
+
+def _warm_up() -> None:
+    """Load what every parse needs once, so each child inherits it instead of loading it again."""
+    # Reports are fitted to the default model's tokenizer (3.5 MB of JSON, ~0.2 s to load): loaded here,
+    # a child finds it cached. A failure only means each child loads it (or estimates) itself. Children
+    # count on one thread: a thread pool per child would spend their address-space limit on stacks.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    with contextlib.suppress(Exception):  # never keep the server from serving
+        from app.curation.tokens import default_token_counter
+        from app.settings import get_settings
+
+        default_token_counter(get_settings())
 
 
 def _wait(server: socket.socket, pid: int) -> int:

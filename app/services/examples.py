@@ -11,7 +11,7 @@ from app.auth.deps import Actor
 from app.curation.fitting import PART_SUFFIX, Fit, numbered_parts
 from app.curation.normalise import content_hash
 from app.curation.records import ExampleRecord
-from app.curation.tokens import TokenCounter, default_tokenizer_path, get_token_counter, prompt_text
+from app.curation.tokens import TokenCounter, default_token_counter, prompt_text
 from app.ingest.types import ExampleDraft
 from app.models import SPLITS, TASK_KINDS, DatasetExample, Example, ExampleFlag, ExampleTag, utcnow
 from app.services.errors import FieldErrors, NotFound
@@ -27,8 +27,7 @@ MIN_PART_TOKENS = 128
 
 def token_counter() -> TokenCounter:
     """The token counter of the configured default model (an estimate when its tokenizer is not cached)."""
-    path = default_tokenizer_path(get_settings())
-    return get_token_counter(path if path.is_file() else None)
+    return default_token_counter(get_settings())
 
 
 def default_fit() -> Fit:
