@@ -128,7 +128,9 @@ def test_the_health_panel_splits_every_long_example_at_once(client, session, wor
     assert client.post("/api/health/split-long").json()["message"].startswith("No example was split")
 
 
-def test_the_launch_check_warns_when_examples_are_longer_than_the_models_context(session, workspace_id):
+def test_the_launch_check_warns_when_examples_are_longer_than_the_models_context(
+    client, session, workspace_id
+):
     """Trained on a model with a shorter context than the examples need, the launch page says so."""
     model = register_tiny(session)  # reads at most 512 tokens
     dataset = make_dataset(session, workspace_id, n_train=8, n_heldout=2)
@@ -142,3 +144,8 @@ def test_the_launch_check_warns_when_examples_are_longer_than_the_models_context
         "2 examples are longer than Tiny test model's 512 tokens: split them or they will be cut "
         "(Split is on the examples page, beside each one and in the health panel)."
     ) in check.warnings
+    form = {"dataset_id": dataset.id, "base_model_id": model.id, "preset": "balanced"}
+    box = client.post("/runs/estimate", data=form).text
+    assert (
+        "2 examples are longer than Tiny test model&#39;s 512 tokens: split them or they will be cut" in box
+    )
