@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 
 from app.ingest.fork_server import SandboxFault, SandboxLimits, run_limited
 from app.ingest.mailbox_import import Slice, write_slice
-from app.ingest.pipeline import _start, run_batch
+from app.ingest.pipeline import _start, run_turn
 from app.models import Document, Example, ImportBatch, ImportItem
 from app.services import uploads as svc
 from app.settings import get_settings
 from tests import sandbox_misbehaviour as misbehaviour
 from tests.conftest import clear_caches
 from tests.hostile_files import MB, mbox_message
-from tests.test_upload_service import purge_ingest_queue
 
 MESSAGES = 6
 
@@ -31,11 +30,9 @@ def mailbox(count: int = MESSAGES) -> bytes:
 
 @pytest.fixture
 def one_message_turns(env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
-    """Turns so short that each reads one message (the batch goes back in the queue after each)."""
+    """Turns so short that each reads one message."""
     monkeypatch.setenv("LASTMILE_INGEST_SLICE_SECONDS", "0")
     clear_caches()
-    yield
-    purge_ingest_queue()  # the turns this test published; no worker reads them
 
 
 def upload(session: Session, workspace_id: int, files: dict[str, bytes]) -> int:
@@ -58,7 +55,7 @@ def test_a_mailbox_is_read_over_several_turns_without_repeats(
     batch_id = upload(session, workspace_id, {"inbox.mbox": mailbox(), "notes.txt": b"Short notes.\n"})
     offsets = []
     for _turn in range(3 * MESSAGES):
-        run_batch(batch_id)
+        run_turn(batch_id)
         batch = session.get(ImportBatch, batch_id, populate_existing=True)
         if batch.state == "done":
             break
@@ -78,7 +75,7 @@ def test_a_mailbox_is_read_over_several_turns_without_repeats(
 def test_a_slice_recorded_twice_is_written_once(one_message_turns, session: Session, workspace_id: int):
     """A duplicate delivery that read the same slice finds the offset moved on and writes nothing."""
     batch_id = upload(session, workspace_id, {"inbox.mbox": mailbox()})
-    run_batch(batch_id)  # the first slice: message 1
+    run_turn(batch_id)  # the first slice: message 1
     ctx = _start(batch_id)
     mailbox_item = item(session, batch_id)
     recorded = dict(mailbox_item.progress)

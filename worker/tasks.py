@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers that call plain functions and keep state in the database."""
 
 from app.db import session_scope
-from app.ingest.pipeline import run_batch
+from app.ingest.pipeline import take_turn
 from app.queue import COMPARE_ADAPTER, GENERATE, INGEST_BATCH, REAP_RUNS, TRAIN_RUN
 from app.settings import get_settings
 from worker.celery_app import celery_app
@@ -19,8 +19,8 @@ _limit, _grace = get_settings().run_time_limit_seconds, get_settings().run_kill_
 
 @celery_app.task(name=INGEST_BATCH)
 def ingest_batch(batch_id: int) -> None:
-    """Parse every pending file of an upload batch into examples."""
-    run_batch(batch_id)
+    """One turn of an upload batch; a batch with work left goes back in the queue behind the others."""
+    take_turn(batch_id)
 
 
 # The soft limit lets the run fail with a message; the hard one kills a stuck process and its request

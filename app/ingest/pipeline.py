@@ -1,7 +1,6 @@
 """Running an upload batch: parse each stored file and write its examples, one transaction per file."""
 
 import logging
-import math
 import time
 
 from sqlalchemy import select
@@ -302,30 +301,16 @@ def _finish(ctx: BatchContext) -> None:
             batch.finished_at = utcnow()
 
 
-def _turn_over(ctx: BatchContext) -> bool:
-    """Put the batch back at the end of the ingest queue (its state stays "running"); False if that failed.
+def run_turn(batch_id: int) -> bool:
+    """Parse the pending items of batch `batch_id` for one turn (ingest_slice_seconds); True if work is left.
 
-    The database is the record: the next turn reads the items still pending and each mailbox's
-    recorded offset. The message is published before this task is acknowledged, so a crash in
-    between leaves a duplicate (which finds nothing left to do), never a lost batch.
-    """
-    try:
-        enqueue(INGEST_BATCH, ctx.batch_id)
-    except Exception:
-        log.exception("could not put import batch %s back in the queue; it goes on now", ctx.batch_id)
-        return False
-    return True
-
-
-def run_batch(batch_id: int) -> None:
-    """Parse the pending items of batch `batch_id` for one turn (ingest_slice_seconds), then yield.
-
-    A batch with work left is published again behind the batches already waiting, so imports of
-    different workspaces take turns on a busy worker; the last turn marks the batch done.
+    Every turn does some work (at least one file, or one slice of a mailbox). The database is the
+    record: the next turn reads the items still pending and each mailbox's recorded offset, and the
+    turn that finds nothing left marks the batch done.
     """
     ctx = _start(batch_id)
     if ctx is None:
-        return
+        return False
     with session_scope() as session:
         query = (
             select(ImportItem.id)
@@ -337,12 +322,10 @@ def run_batch(batch_id: int) -> None:
     deadline = time.monotonic() + ctx.slice_seconds
     try:
         for index, item_id in enumerate(item_ids):
-            # Every turn does some work (at least one file, or one slice of a mailbox), then yields.
-            over = index > 0 and time.monotonic() >= deadline
-            if (over or not process_item(ctx, item_id, deadline)) and _turn_over(ctx):
-                return
-            if over:  # the broker is unreachable: go on in this turn rather than lose the batch
-                deadline = math.inf
+            if index > 0 and time.monotonic() >= deadline:
+                return True
+            if not process_item(ctx, item_id, deadline):
+                return True
     except Exception:
         log.exception("import batch %s stopped", batch_id)
         with session_scope() as session:
@@ -354,5 +337,28 @@ def run_batch(batch_id: int) -> None:
                     "The import stopped because of an unexpected error. The files listed as done are "
                     "saved; upload the others again, and tell your administrator if it keeps happening."
                 )
-        return
+        return False
     _finish(ctx)
+    return False
+
+
+def run_batch(batch_id: int) -> None:
+    """Every turn of batch `batch_id`, one after the other in this process (tests, benchmarks)."""
+    while run_turn(batch_id):
+        pass
+
+
+def take_turn(batch_id: int) -> None:
+    """One turn of the ingest task: when work is left, the batch goes back in the queue behind the others.
+
+    So imports of different workspaces take turns on a busy worker. The message is published before
+    the task is acknowledged: a crash in between leaves a duplicate, which finds the work already
+    recorded, never a lost batch. With the broker unreachable the batch goes on here instead.
+    """
+    if not run_turn(batch_id):
+        return
+    try:
+        enqueue(INGEST_BATCH, batch_id)
+    except Exception:
+        log.exception("could not put import batch %s back in the queue; it goes on now", batch_id)
+        run_batch(batch_id)
