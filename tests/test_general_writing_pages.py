@@ -44,7 +44,7 @@ def test_the_run_page_warns_shows_the_examples_and_what_to_try(client, session, 
         "instructions its loss rose 38% (1.62 → 2.24)." in words
     )
     assert "What to try:" in words and "fewer passes" in words and "Lower the learning rate" in words
-    assert "Look at these examples (1 of 42 instructions)" in words
+    assert "Look at these examples: the 1 instruction where it got worst" in words
     assert "Write a short email to a colleague asking to move our meeting." in words
     assert "A good answer" in words and "With this adapter" in words
     assert "Stopped because it began repeating itself" in words
@@ -72,7 +72,8 @@ def test_an_adapter_that_kept_its_general_writing_says_so_quietly(client, sessio
     words = text_of(page)
     assert "General writing is intact: on 42 everyday instructions the adapter's loss rose 3%" in words
     assert "noticeably worse" not in words and "notice-warn" not in page
-    assert "Where it changed most" in words and '<details class="gw-examples">' in page
+    assert "Where it changed most: 1 of the 42 instructions" in words
+    assert '<details class="gw-examples">' in page
     library = text_of(client.get("/adapters").text)
     assert "Everyday writing Intact (loss on 42 everyday instructions +3% against the base model)" in library
 

@@ -11,6 +11,7 @@ It runs on the generation engine (one base load, kept for the comparison task th
 fails a run: a guard that cannot run leaves the adapter without a check and logs why.
 """
 
+import gc
 import hashlib
 import json
 import logging
@@ -110,6 +111,7 @@ def score_general_writing(model_dir: Path, model_name: str | None, adapter_dir: 
     from worker.training.data import prepare
 
     started = time.monotonic()
+    gc.collect()  # the training's model (PEFT layers hold reference cycles) goes before the engine loads one
     engine = engine_for(model_dir, model_name)
     items = list(general_set())
     prepared = prepare(engine.tokenizer, items, MAX_LENGTH)

@@ -150,7 +150,7 @@ def verdict(
         headline = f"The adapted model's drafts are {closer}."
         detail = (
             f"The base model's drafts were closer in {worse}, and {counts['even']} were about even. "
-            f"Similarity to your references rose from {base.mean:g} to {adapted.mean:g} (out of 100)."
+            f"Similarity to your references rose from {base.mean:.1f} to {adapted.mean:.1f} (out of 100)."
         )
     elif gain.high < 0:
         kind = "hurt"
@@ -158,7 +158,9 @@ def verdict(
             f"The adapter made the drafts worse: the base model's drafts are closer to what your company "
             f"wrote in {worse} of {_cases(n)}."
         )
-        detail = f"Similarity to your references fell from {base.mean:g} to {adapted.mean:g} (out of 100)."
+        detail = (
+            f"Similarity to your references fell from {base.mean:.1f} to {adapted.mean:.1f} (out of 100)."
+        )
     else:
         kind = "unclear" if n < ENOUGH_CASES and gain.mean > 0 else "no_help"
         headline = (
@@ -167,7 +169,7 @@ def verdict(
             else f"The adapter did not clearly help: its drafts are {closer}, the base model's in {worse}."
         )
         detail = (
-            f"Similarity to your references went from {base.mean:g} to {adapted.mean:g} (out of 100), a "
+            f"Similarity to your references went from {base.mean:.1f} to {adapted.mean:.1f} (out of 100), a "
             f"difference that chance alone gives on {n} examples."
         )
     before, after = facts.heldout_loss_before, facts.heldout_loss_after

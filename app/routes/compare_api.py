@@ -139,6 +139,8 @@ class EvidenceOut(Schema):
     label: str
     base: str
     adapted: str
+    base_range: str = Field("", description="95% interval of the base value, when it has one")
+    adapted_range: str = Field("", description="95% interval of the adapted value, when it has one")
     note: str
 
 

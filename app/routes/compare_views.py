@@ -85,16 +85,16 @@ def win_rate_view(rate: WinRate) -> dict[str, Any]:
     }
 
 
-def _interval_text(mean: float, low: float, high: float) -> str:
-    """'16.1 (95% interval 13.0–19.2)'."""
-    return f"{mean:g} (95% interval {low:g}–{high:g})"
+def _range(low: float, high: float) -> str:
+    """'95%: 13.0–19.2', the interval written under a mean."""
+    return f"95%: {low:.1f}–{high:.1f}"
 
 
 def verdict_evidence(
     summary: ComparisonSummary, rate: WinRate, adapter_metrics: dict[str, Any]
 ) -> list[dict[str, str]]:
-    """The numbers beside the verdict, each as {label, base, adapted, note}: similarity with its interval,
-    held-out loss, blind review (once judged) and everyday writing (once checked)."""
+    """The numbers beside the verdict, each as {label, base, adapted, note}, with base_range and adapted_range
+    for an interval: similarity, held-out loss, blind review (once judged), everyday writing (if checked)."""
     found: Verdict = summary.verdict
     rows = []
     if found.base is not None and found.adapted is not None and found.gain is not None:
@@ -102,10 +102,12 @@ def verdict_evidence(
         rows.append(
             {
                 "label": "Similarity to what your company wrote",
-                "base": _interval_text(found.base.mean, found.base.low, found.base.high),
-                "adapted": _interval_text(found.adapted.mean, found.adapted.low, found.adapted.high),
-                "note": f"chrF, 0–100, over {found.cases} examples; the gain example by example is "
-                f"{gain.mean:+g} (95% interval {gain.low:+g} to {gain.high:+g}).",
+                "base": f"{found.base.mean:.1f}",
+                "adapted": f"{found.adapted.mean:.1f}",
+                "base_range": _range(found.base.low, found.base.high),
+                "adapted_range": _range(found.adapted.low, found.adapted.high),
+                "note": f"chrF, 0–100, over {found.cases} examples; example by example the adapted draft "
+                f"gains {gain.mean:+.1f} (95% interval {gain.low:+.1f} to {gain.high:+.1f}).",
             }
         )
     loss = next((m for m in summary.metrics if m.key == "heldout_loss"), None)
