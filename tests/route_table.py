@@ -212,6 +212,8 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("POST", "/examples/{example_id}/included"): _e(EDITOR),
     ("POST", "/examples/bulk"): _e(EDITOR, lambda call: {"data": {"action": "include", "ids": _ids(call)}}),
     ("POST", "/examples/health/fix"): _e(EDITOR, lambda call: {"data": {"code": _fix_code(call)}}),
+    ("POST", "/examples/{example_id}/split"): _e(EDITOR),
+    ("POST", "/examples/health/split-long"): _e(EDITOR),
     ("GET", "/api/examples"): _e(REVIEWER),
     ("GET", "/api/examples/{example_id}"): _e(REVIEWER),
     ("GET", "/api/health"): _e(REVIEWER),
@@ -222,6 +224,8 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
         EDITOR, lambda call: {"json": {"action": "include", "ids": _ids(call)}}
     ),
     ("POST", "/api/health/fix"): _e(EDITOR, lambda call: {"json": {"code": _fix_code(call)}}),
+    ("POST", "/api/examples/{example_id}/split"): _e(EDITOR),
+    ("POST", "/api/health/split-long"): _e(EDITOR),
     # ---- datasets ----------------------------------------------------------------------------------
     ("GET", "/datasets"): _e(REVIEWER),
     ("GET", "/datasets/new"): _e(EDITOR),
