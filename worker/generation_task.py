@@ -164,6 +164,43 @@ class ComparisonWriter:
                 raise LeaseLost
 
 
+def answer_plans(engine: Any, references: list[tuple[str, str]], bound: int) -> dict[str, Any]:
+    """Per task kind, the shape and length budget of the comparison's drafts (from the held-out references'
+    lengths in the base model's tokens, at most `bound`)."""
+    from worker.generation.shapes import plan_answers
+
+    def count(text: str) -> int:
+        return len(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return plan_answers(references, count, bound)
+
+
+def used_settings(engine: Any, plans: dict[str, Any]) -> dict[str, Any]:
+    """What the comparison's drafts were written with, for its settings record: per kind the answer shape
+    and token limit, and the base model's own decoding settings that applied."""
+    from worker.generation.decoding import Sampling
+
+    sampling = Sampling.of_model(engine.model.generation_config)
+    answers = {kind: {"shape": p.shape, "max_new_tokens": p.max_new_tokens} for kind, p in plans.items()}
+    return {
+        "answers": answers,
+        "stop_token_ids": sorted(engine.stop_ids),
+        "repetition_penalty": sampling.repetition_penalty,
+        "no_repeat_ngram_size": sampling.no_repeat_ngram_size,
+    }
+
+
+def _record_settings(comparison_id: int, owner: str, settings: dict[str, Any]) -> None:
+    """Store the settings the drafts are written with, if this delivery still holds the comparison."""
+    with session_scope() as session:
+        session.execute(
+            update(Comparison)
+            .execution_options(synchronize_session=False)
+            .where(Comparison.id == comparison_id, Comparison.lease_owner == owner)
+            .values(settings=settings)
+        )
+
+
 def execute_comparison(comparison_id: int) -> str:
     """Write base and adapted drafts for every held-out example of a comparison; returns what happened."""
     owner = _owner()
@@ -175,11 +212,13 @@ def execute_comparison(comparison_id: int) -> str:
         adapter = session.get(Adapter, comparison.adapter_id)
         assert adapter is not None  # the comparison goes with its adapter (ON DELETE CASCADE)
         model = session.get(BaseModel, adapter.base_model_id) if adapter.base_model_id else None
-        items = [(i.id, i.instruction, i.input, i.base_output, i.adapted_output) for i in comparison.items]
-        max_new_tokens = int(
-            comparison.settings.get("max_new_tokens", get_settings().comparison_max_new_tokens)
-        )
-        seed = int(comparison.settings.get("seed", 0))
+        items = [
+            (i.id, i.kind, i.instruction, i.input, i.reference, i.base_output, i.adapted_output)
+            for i in comparison.items
+        ]
+        settings = dict(comparison.settings)
+        bound = int(settings.get("max_new_tokens", get_settings().comparison_max_new_tokens))
+        seed = int(settings.get("seed", 0))
         adapter_key, adapter_dir = f"adapter-{adapter.id}", get_settings().data_dir / adapter.path
     with _beating(Comparison, comparison_id, owner):
         started = time.monotonic()
@@ -188,18 +227,21 @@ def execute_comparison(comparison_id: int) -> str:
 
             engine = engine_for(_model_folder(model), model.name if model else None)
             name = engine.use_adapter(adapter_key, adapter_dir)
+            plans = answer_plans(engine, [(item[1], item[4]) for item in items], bound)
+            _record_settings(comparison_id, owner, settings | used_settings(engine, plans))
             requests, sides, done = [], [], set()
-            for item_id, instruction, input, base_output, adapted_output in items:
+            for item_id, kind, instruction, input, _reference, base_output, adapted_output in items:
                 if base_output is not None and adapted_output is not None:
                     done.add(item_id)  # a resumed comparison keeps the drafts written before
                     continue
-                prompt = engine.example_prompt(instruction, input)
+                prompt, plan = engine.example_prompt(instruction, input), plans[kind]
                 for adapted, output in ((False, base_output), (True, adapted_output)):
                     if output is None:
-                        requests.append(Request(prompt, name if adapted else None))
+                        adapter = name if adapted else None
+                        requests.append(Request(prompt, adapter, plan.max_new_tokens, plan.shape))
                         sides.append(_Side(item_id, adapted))
             writer = ComparisonWriter(comparison_id, owner, sides, done, len(items))
-            engine.generate(requests, Decoding(max_new_tokens, seed=seed), on_batch=writer)
+            engine.generate(requests, Decoding(bound, seed=seed), on_batch=writer)
         except LeaseLost:
             log.warning("comparison %s: taken over by another delivery; this one stops", comparison_id)
             return "superseded"

@@ -4,8 +4,10 @@ The base model is loaded once (safetensors, no remote code, exactly as training 
 loaded onto it with PEFT. Base drafts run with the adapters switched off (`disable_adapter`), so the same
 weights answer for both models; a batch that mixes base and adapted rows uses PEFT's `adapter_names`.
 Prompts are rendered with the model's chat template as training renders them and left-padded into batches
-by length; the decoding loop (decoding.py) gives each prompt the greedy draft it gets alone. A draft ends
-at the end of the assistant's turn, at the token limit, or when the repetition guard sees a loop.
+by length; the decoding loop (decoding.py) gives each prompt the draft it gets alone, picked with the base
+model's generation config (its end-of-text tokens, repetition penalty, n-gram ban, and top-k/top-p when
+sampling). A draft ends at the end of the assistant's turn, when its answer's shape is complete (one line, one
+JSON value: shapes.py), at its token limit, or when the repetition guard sees a loop (the loop is cut off).
 """
 
 import contextlib
@@ -17,7 +19,8 @@ from typing import Any
 
 import torch
 
-from worker.generation.decoding import decode
+from worker.generation.decoding import Sampling, decode
+from worker.generation.shapes import FREE, finish
 from worker.training.adapter_card import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from worker.training.config import pick_runtime
 from worker.training.data import TrainingExample, load_tokenizer, render
@@ -28,7 +31,11 @@ MAX_ADAPTERS = 8  # adapters kept loaded on the base; the least recently used go
 MAX_ROWS = 64
 # Rows × (longest prompt + new tokens) per batch: bounds the attention cache (~46 kB a token for SmolLM2).
 TOKEN_BUDGET = {"cpu": 32_768, "cuda": 524_288}
+# eos: the answer ended (end of turn, or its shape was complete); length: its token limit; repetition: the
+# guard saw a loop and the draft stops before it; too_long: the prompt fills the model's context.
 STOPS = ("eos", "length", "repetition", "too_long")
+# Separators a loop's first round may end with ("Rotterdam, Hamburg,"): they are trimmed with the loop.
+TRAILING = " \t\r\n,;:-–—|"
 
 
 class GenerationError(Exception):
@@ -37,10 +44,13 @@ class GenerationError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    """One prompt (token ids) for one model: an adapter loaded with `use_adapter`, or None for the base."""
+    """One prompt (token ids) for one model: an adapter loaded with `use_adapter`, or None for the base; at
+    most `limit` new tokens (the Decoding's max_new_tokens when None), in the answer shape `shape`."""
 
     prompt: tuple[int, ...]
     adapter: str | None = None
+    limit: int | None = None
+    shape: str = FREE
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,8 @@ class Draft:
 
 @dataclass(frozen=True)
 class Decoding:
-    """How to pick tokens: greedy at temperature 0 (the same draft every time), else seeded sampling."""
+    """How to pick tokens: greedy at temperature 0 (the same draft every time), else seeded sampling; at most
+    `max_new_tokens` new tokens for a request without a limit of its own."""
 
     max_new_tokens: int
     temperature: float = 0.0
@@ -81,6 +92,7 @@ class Engine:
         self.pad_id = pad if pad is not None else min(self.stop_ids)
         self.context: int | None = getattr(self.model.config, "max_position_embeddings", None)
         self.damaged = False  # a failed adapter load may leave half-injected layers: reload before reuse
+        self.pieces: dict[int, str] = {}  # token id -> its text, for the shape watchers
 
     def example_prompt(self, instruction: str, input: str) -> tuple[int, ...]:
         """Token ids of a held-out example's prompt, rendered exactly as training rendered it."""
@@ -128,11 +140,22 @@ class Engine:
             ) from exc
         self.model.eval()
         self.adapters[name] = stamp
+        if self.model.active_adapter not in self.adapters:
+            # PEFT keeps a deleted adapter as its active one, and every forward, base rows' too, looks its
+            # settings up: a newly loaded adapter takes its place.
+            self.model.set_adapter(name)
         while len(self.adapters) > MAX_ADAPTERS:
-            oldest = next(iter(self.adapters))
-            self.model.delete_adapter(oldest)
-            del self.adapters[oldest]
+            self.drop_adapter(next(iter(self.adapters)))
         return name
+
+    def drop_adapter(self, name: str) -> None:
+        """Unload the adapter `name` (if loaded); another loaded adapter becomes PEFT's active one."""
+        if name not in self.adapters:
+            return
+        self.model.delete_adapter(name)
+        del self.adapters[name]
+        if self.adapters and self.model.active_adapter not in self.adapters:
+            self.model.set_adapter(next(reversed(self.adapters)))  # see use_adapter
 
     def generate(
         self,
@@ -155,19 +178,26 @@ class Engine:
         if drafts and on_batch is not None:
             on_batch(dict(drafts))
         fits.sort(key=lambda i: (len(requests[i].prompt), requests[i].adapter or ""))
-        for batch in self._batches(fits, requests, decoding.max_new_tokens):
+        for batch in self._batches(fits, requests, decoding):
             done = dict(zip(batch, self._generate_batch([requests[i] for i in batch], decoding), strict=True))
             drafts.update(done)
             if on_batch is not None:
                 on_batch(done)
         return [drafts[index] for index in range(len(requests))]
 
-    def _batches(self, order: list[int], requests: Sequence[Request], new_tokens: int) -> Iterator[list[int]]:
+    def _limit(self, request: Request, decoding: Decoding) -> int:
+        """New tokens the request may take: its own limit or the decoding's, within the model's context."""
+        limit = request.limit if request.limit is not None else decoding.max_new_tokens
+        return limit if self.context is None else min(limit, self.context - len(request.prompt))
+
+    def _batches(
+        self, order: list[int], requests: Sequence[Request], decoding: Decoding
+    ) -> Iterator[list[int]]:
         """`order` (shortest prompt first) cut into batches that fit the token budget."""
         budget = TOKEN_BUDGET.get(self.runtime.device.type, TOKEN_BUDGET["cuda"])
         batch: list[int] = []
         for index in order:
-            width = len(requests[index].prompt) + new_tokens
+            width = len(requests[index].prompt) + self._limit(requests[index], decoding)
             if batch and ((len(batch) + 1) * width > budget or len(batch) == MAX_ROWS):
                 yield batch
                 batch = []
@@ -177,20 +207,27 @@ class Engine:
 
     def _generate_batch(self, rows: list[Request], decoding: Decoding) -> list[Draft]:
         """Decode one batch of requests (sorted by prompt length)."""
-        new_tokens = decoding.max_new_tokens
-        if self.context is not None:
-            new_tokens = min(new_tokens, self.context - max(len(row.prompt) for row in rows))
+        sampling = Sampling.of_model(self.model.generation_config, decoding.temperature, decoding.seed)
         with torch.inference_mode(), self.runtime.autocast(), self._adapters_for(rows) as names:
             ended = decode(
                 self.model, [row.prompt for row in rows], pad_id=self.pad_id, device=self.runtime.device,
-                max_new_tokens=new_tokens, stop_ids=self.stop_ids, temperature=decoding.temperature,
-                seed=decoding.seed, adapter_names=names,
+                limits=[self._limit(row, decoding) for row in rows], stop_ids=self.stop_ids,
+                sampling=sampling, shapes=[row.shape for row in rows], piece=self.piece, adapter_names=names,
             )  # fmt: skip
+        return [self._draft(ids, stop, row.shape) for (ids, stop), row in zip(ended, rows, strict=True)]
+
+    def _draft(self, ids: list[int], stop: str, shape: str) -> Draft:
+        """The draft of new tokens `ids`: its text in the answer's shape, a loop's last separator dropped."""
         # A byte-level model can write NUL, which PostgreSQL text cannot hold: it never belongs in a draft.
-        return [
-            Draft(self.tokenizer.decode(t, skip_special_tokens=True).replace("\x00", ""), tuple(t), stop)
-            for t, stop in ended
-        ]
+        text = finish(self.tokenizer.decode(ids, skip_special_tokens=True).replace("\x00", ""), shape)
+        return Draft(text.rstrip(TRAILING) if stop == "repetition" else text, tuple(ids), stop)
+
+    def piece(self, token: int) -> str:
+        """The text of one token (kept: the shape watchers ask for every new token's)."""
+        text = self.pieces.get(token)
+        if text is None:
+            text = self.pieces[token] = self.tokenizer.decode([token], skip_special_tokens=True)
+        return text
 
     @contextlib.contextmanager
     def _adapters_for(self, rows: list[Request]) -> Iterator[list[str] | None]:
