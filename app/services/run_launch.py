@@ -5,6 +5,7 @@ the speed is the worker's measured one (a default guess before the first run on 
 """
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,7 +24,15 @@ from app.training.estimate import (
     Estimate,
     estimate,
 )
-from app.training.presets import PRESET_NAMES, Hyperparameters, describe, presets, validate
+from app.training.presets import (
+    PRESET_NAMES,
+    REFERENCE_PARAMS,
+    DataProfile,
+    Hyperparameters,
+    describe,
+    presets,
+    validate,
+)
 
 
 @dataclass
@@ -69,23 +78,37 @@ def token_count(record: ExampleRecord, template_tokens: int = SMOLLM2_TEMPLATE_T
 
 def token_counts(model: BaseModel, records: list[ExampleRecord]) -> list[int]:
     """Rendered tokens of each example, counted with the model's own tokenizer when it is on this host."""
+    return token_lengths(model, records)[0]
+
+
+def token_lengths(model: BaseModel, records: list[ExampleRecord]) -> tuple[list[int], list[int]]:
+    """(rendered tokens, answer tokens) of each example, with the model's own tokenizer when it is here."""
     counter = get_token_counter(catalog.tokenizer_path(model))
     if not counter.exact or not records:
-        return [token_count(r) for r in records]
+        answers = [r.output_tokens or math.ceil(len(r.output) / CHARS_PER_TOKEN) for r in records]
+        return [token_count(r) for r in records], answers
     prompts = counter.count([prompt_text(r.instruction, r.input) for r in records])
     outputs = counter.count([r.output for r in records])
-    return [p + o + SMOLLM2_TEMPLATE_TOKENS for p, o in zip(prompts, outputs, strict=True)]
+    rendered = [p + o + counter.template_tokens for p, o in zip(prompts, outputs, strict=True)]
+    return rendered, outputs
 
 
-def _hyperparameters(
+def with_overrides(
     value: Hyperparameters | dict[str, Any] | None, fallback: Hyperparameters
 ) -> Hyperparameters:
-    """`value` as Hyperparameters: a dict overrides the fallback's fields (unknown keys ignored)."""
+    """`value` as Hyperparameters: a dict overrides the fallback's fields (unknown keys ignored).
+
+    A preset may end inside its last pass (`max_steps`); whoever sets the passes or the batch themselves
+    gets every step of every pass they asked for.
+    """
     if value is None:
         return fallback
     if isinstance(value, Hyperparameters):
         return value
-    return Hyperparameters.from_dict({**fallback.to_dict(), **value})
+    values = {**fallback.to_dict(), **value}
+    if "max_steps" not in value and {"epochs", "batch_size", "grad_accum"} & set(value):
+        values["max_steps"] = 0
+    return Hyperparameters.from_dict(values)
 
 
 def launch_check(
@@ -119,9 +142,12 @@ def check_records(
         if base_model_id is not None
         else catalog.default_model(session, workspace_id)
     )
-    counts = token_counts(model, train)
-    choices = presets(len(train), counts, model.context_tokens)
-    chosen = _hyperparameters(hp, choices.get(preset, choices["balanced"]))
+    counts, answers = token_lengths(model, train)
+    kinds = Counter(r.kind for r in train)
+    choices = presets(
+        DataProfile(counts, answers, kinds, model.params or REFERENCE_PARAMS, model.context_tokens)
+    )
+    chosen = with_overrides(hp, choices.get(preset, choices["balanced"]))
     speed_row = catalog.measured_speed(session, model.id)
     speed = speed_row.tokens_per_second if speed_row else catalog.guessed_tokens_per_second(model)
     check = LaunchCheck(

@@ -8,7 +8,7 @@ bundled SmolLM2-135M-Instruct are a constant here, computed from its config.
 import math
 from dataclasses import dataclass
 
-from app.training.presets import Hyperparameters, total_steps
+from app.training.presets import Hyperparameters, steps_per_epoch, total_steps
 
 BYTES_PER_WEIGHT = 4  # LoRA weights are trained and saved in fp32, even when the base runs in bf16
 # A forward pass for a held-out check costs about a third of a training step's forward + backward.
@@ -113,8 +113,10 @@ def estimate(
     """
     cut = sum(1 for count in token_counts if count > hp.max_length)
     per_epoch = sum(min(count, hp.max_length) for count in token_counts)
-    trained_tokens = per_epoch * hp.epochs
     steps = total_steps(len(token_counts), hp)
+    # A step limit ends the run inside its last pass: count the share of the passes it trains.
+    passes = steps / steps_per_epoch(len(token_counts), hp) if token_counts else 0
+    trained_tokens = round(per_epoch * passes)
     speed = max(tokens_per_second, 1e-9)
     seconds = STARTUP_SECONDS + trained_tokens / speed
     if heldout_token_counts and steps:
