@@ -145,8 +145,12 @@ def prefill(
     return torch.cat(logits), DynamicCache(ddp_cache_data=layers), mask
 
 
+# A loop's cut moves back to the start of its line when that is at most this many tokens back.
+LINE_SNAP = 8
+
+
 @dataclass
-class _Row:
+class RowState:
     """One prompt's draft while it is written: its tokens, the repetition guard and its shape's watcher."""
 
     limit: int
@@ -175,13 +179,15 @@ class _Row:
         keep = self.guard.keep
         if stop != "repetition" or keep is None:
             return self.tokens
+        tokens = self.tokens
         # A cycle's rounds start wherever its tokens first repeat, which may be inside a word ("Roterdam
-        # Rotterdam Rotterdam" repeats from "terdam"): the cut moves back to the start of that word.
-        while 0 < keep < len(self.tokens) and _inside_word(
-            piece(self.tokens[keep - 1]), piece(self.tokens[keep])
-        ):
+        # Rotterdam Rotterdam" repeats from "terdam"): the cut moves back to the start of that word, and to
+        # the start of its line when that is a few tokens back ("[Your Name]\n[Your Company Name]\n[Your
+        # Company Name]" repeats from " Name]"): the draft keeps whole lines of the loop's first round.
+        while 0 < keep < len(tokens) and _inside_word(piece(tokens[keep - 1]), piece(tokens[keep])):
             keep -= 1
-        return self.tokens[:keep]
+        back = range(keep, max(0, keep - LINE_SNAP), -1)
+        return tokens[: next((k for k in back if "\n" in piece(tokens[k - 1])), keep)]
 
 
 def _inside_word(before: str, after: str) -> bool:
@@ -210,7 +216,9 @@ def decode(
     `adapter_names` names each row's adapter for a PEFT model serving a mixed batch.
     """
     shapes = shapes or [FREE] * len(prompts)
-    states = [_Row(limit, watch(shape), LoopGuard(), []) for limit, shape in zip(limits, shapes, strict=True)]
+    states = [
+        RowState(limit, watch(shape), LoopGuard(), []) for limit, shape in zip(limits, shapes, strict=True)
+    ]
     logits, cache, mask = prefill(model, prompts, adapter_names, pad_id, device)
     positions = torch.tensor([[len(p)] for p in prompts], device=device)
     generator = torch.Generator(device=device).manual_seed(sampling.seed)

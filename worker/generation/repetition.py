@@ -2,33 +2,58 @@
 
 Small or freshly adapted models fall into loops that greedy decoding never leaves: "the the the", one
 sentence over and over, two items alternating with their separators ("Rotterdam, Hamburg, Rotterdam, ..."),
-a sentence or a record repeated with one word or value changed each time. Without a guard such a draft runs
-to the length limit. The guard watches a draft token by token and knows two signs of a loop:
+a sentence or a record repeated with a word or a number changed each time ("We ship on Monday. We ship on
+Tuesday. ..."). Without a guard such a draft runs to the length limit. The guard watches a draft token by
+token and knows three signs of a loop:
 
 - exact: the newest tokens are one cycle of up to MAX_PERIOD tokens, repeated MIN_REPEATS times back to back
   over at least MIN_SPAN tokens;
-- near: nearly all (NEAR_SHARE) of the last NEAR_WINDOW tokens each end an NGRAM-token sequence the draft
-  already wrote: the text keeps copying itself, with a changed word or number now and then.
+- similar: over FUZZY_ROUNDS rounds of a cycle after its first (and at least FUZZY_SPAN tokens), FUZZY_SHARE
+  of the tokens equal the token one round earlier (give or take a token: a changed word may be longer);
+- near: NEAR_SHARE of the last NEAR_WINDOW tokens each end an NGRAM-token sequence the draft already wrote
+  (a long passage repeated, or phrases shuffled around).
 
 Real documents repeat phrases and structure (bullets that start alike, headers, a repeated sign-off), but
-not over NEAR_WINDOW tokens on end; the thresholds are measured against real reports, emails and change
-logs (bench/RESULTS.md, "Decoding"). When a loop is seen, the draft keeps what it wrote up to the start of
-the loop's second round: the first round is content, the repeats are the loop. A draft that reaches its
-length limit is looked at once more with shorter spans (`settle`), so that no draft ends inside a loop that
-had no room to grow to the full spans.
+not for that long: the thresholds were measured against real reports, emails and a change log, and against
+the loops the bundled model writes (bench/RESULTS.md, "Decoding"). When a loop is seen, the draft keeps what
+it wrote up to the start of the loop's second round: the first round is content, the repeats are the loop. A
+draft that reaches its length limit is looked at once more with shorter spans (`settle`), so that no draft
+ends inside a loop that had no room to grow to the full spans.
 """
-
-from collections import deque
 
 MAX_PERIOD = 32
 MIN_REPEATS = 3
 MIN_SPAN = 32
+FUZZY_SHARE = 0.8
+FUZZY_ROUNDS = 4
+FUZZY_SPAN = 40
+# From this period on (about a sentence) a round may be a token longer or shorter than the one before.
+DRIFT_FROM = 6
 NGRAM = 4
 NEAR_WINDOW = 64
 NEAR_SHARE = 0.9
-# At the length limit: an exact cycle over at least SETTLE_SPAN tokens, or a near loop over SETTLE_WINDOW.
+# At the length limit: three rounds of an exact cycle or of similar rounds, over at least SETTLE_SPAN tokens,
+# or a near loop over SETTLE_WINDOW.
 SETTLE_SPAN = 12
 SETTLE_WINDOW = 32
+
+
+def _start(bits: list[bool], window: int, share: float) -> int:
+    """The first set bit of the earliest window of the stretch of windows, ending at the last bit, that each
+    hold at least `share` set bits."""
+    start = len(bits) - window
+    count = sum(bits[start:])
+    while start > 0:
+        count += bits[start - 1] - bits[start - 1 + window]
+        if count < share * window:
+            break
+        start -= 1
+    return next(t for t in range(start, len(bits)) if bits[t])
+
+
+def _fuzzy_window(period: int, span: int, rounds: int) -> int:
+    """Tokens the similar-rounds sign looks at: `rounds` rounds of a `period`-token cycle after its first."""
+    return max(span, rounds * period)
 
 
 class LoopGuard:
@@ -39,9 +64,11 @@ class LoopGuard:
         self.tokens: list[int] = []
         # runs[p]: how many of the newest tokens each equal the token p places before them.
         self.runs = [0] * (MAX_PERIOD + 1)
+        # similar[p][t]: token t equals a token about p places before it; counts[p]: set bits in the window.
+        self.similar: list[list[bool]] = [[] for _ in range(MAX_PERIOD + 1)]
+        self.counts = [0] * (MAX_PERIOD + 1)
         self.seen: set[tuple[int, ...]] = set()
         self.repeated: list[bool] = []  # per token: it ends an n-gram the draft wrote before
-        self.window: deque[bool] = deque(maxlen=NEAR_WINDOW)
         self.keep: int | None = None  # set when a loop is seen: the tokens before its second round
 
     def feed(self, token: int) -> bool:
@@ -49,46 +76,38 @@ class LoopGuard:
         tokens = self.tokens
         tokens.append(token)
         length = len(tokens)
-        for period in range(1, min(MAX_PERIOD, length - 1) + 1):
-            self.runs[period] = self.runs[period] + 1 if tokens[-1 - period] == token else 0
+        for period in range(1, MAX_PERIOD + 1):
+            same = length > period and tokens[-1 - period] == token
+            self.runs[period] = self.runs[period] + 1 if same else 0
+            drift = 1 if period >= DRIFT_FROM else 0
+            bits = self.similar[period]
+            earlier = tokens[max(0, length - 1 - period - drift) : max(0, length - period + drift)]
+            bits.append(token in earlier)
+            window = _fuzzy_window(period, FUZZY_SPAN, FUZZY_ROUNDS)
+            self.counts[period] += bits[-1] - (bits[-1 - window] if length > window else 0)
         gram = tuple(tokens[-NGRAM:])
-        repeated = length >= NGRAM and gram in self.seen
+        self.repeated.append(length >= NGRAM and gram in self.seen)
         self.seen.add(gram)
-        self.repeated.append(repeated)
-        self.window.append(repeated)
-        self.keep = self._exact_start()
-        full = len(self.window) == NEAR_WINDOW
-        if self.keep is None and full and sum(self.window) >= NEAR_SHARE * NEAR_WINDOW:
-            self.keep = self._near_start()
+        self.keep = self._look(MIN_SPAN, FUZZY_SPAN, FUZZY_ROUNDS, NEAR_WINDOW)
         return self.keep is not None
 
     def settle(self) -> bool:
         """At the draft's length limit: True (and `keep` set) when it ends in a loop by the shorter spans."""
-        self.keep = self._exact_start(SETTLE_SPAN)
-        tail = self.repeated[-SETTLE_WINDOW:]
-        if self.keep is None and len(tail) == SETTLE_WINDOW and sum(tail) >= NEAR_SHARE * SETTLE_WINDOW:
-            self.keep = self._near_start(SETTLE_WINDOW)
+        self.keep = self._look(SETTLE_SPAN, SETTLE_SPAN, MIN_REPEATS - 1, SETTLE_WINDOW)
         return self.keep is not None
 
-    def _exact_start(self, min_span: int = MIN_SPAN) -> int | None:
-        """Where the second round of an exact cycle starts, when the newest tokens are one."""
+    def _look(self, exact_span: int, fuzzy_span: int, fuzzy_rounds: int, near_window: int) -> int | None:
+        """Where the loop the draft now ends in began its second round, or None."""
+        length = len(self.tokens)
         for period in range(1, MAX_PERIOD + 1):
             run = self.runs[period]
-            if run + period >= max(min_span, MIN_REPEATS * period):
-                return len(self.tokens) - run
+            if run + period >= max(exact_span, MIN_REPEATS * period):
+                return length - run
+        for period in range(2, MAX_PERIOD + 1):
+            window, bits = _fuzzy_window(period, fuzzy_span, fuzzy_rounds), self.similar[period]
+            count = self.counts[period] if fuzzy_rounds == FUZZY_ROUNDS else sum(bits[-window:])
+            if window <= length and count >= FUZZY_SHARE * window:
+                return _start(bits, window, FUZZY_SHARE)
+        if near_window <= length and sum(self.repeated[-near_window:]) >= NEAR_SHARE * near_window:
+            return _start(self.repeated, near_window, NEAR_SHARE) - (NGRAM - 1)
         return None
-
-    def _near_start(self, window: int = NEAR_WINDOW) -> int:
-        """Where the second round of a near loop starts: the first repeated n-gram of the stretch of windows
-        that all look like a loop, ending at the newest token."""
-        repeated = self.repeated
-        start = len(repeated) - window
-        count = sum(repeated[start:])
-        # Slide the window back while it still looks like a loop.
-        while start > 0:
-            count += repeated[start - 1] - repeated[start - 1 + window]
-            if count < NEAR_SHARE * window:
-                break
-            start -= 1
-        first = next(t for t in range(start, len(repeated)) if repeated[t])
-        return first - (NGRAM - 1)
