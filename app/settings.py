@@ -93,9 +93,10 @@ class Settings(BaseSettings):
     # Training speed assumed before a worker has measured one (tokens per second on the bundled model).
     # Measured here on 2 CPU cores: ~130; a GPU host is measured after its first run, so err on the slow side.
     run_default_tokens_per_second: float = 150.0
-    # Drafts: the comparison answers each held-out example with at most this many new tokens; briefs, drafts
-    # and API completions may ask for up to `generation_max_new_tokens`.
-    comparison_max_new_tokens: int = 256
+    # Drafts: the comparison answers each held-out example with at most this many new tokens (each task kind
+    # gets its longest held-out reference x 1.5 within it: a label a few tokens, a report its length); briefs,
+    # drafts and API completions may ask for up to `generation_max_new_tokens`.
+    comparison_max_new_tokens: int = 768
     generation_max_new_tokens: int = 1024
     # How long the OpenAI-compatible endpoint waits for a worker's answer before it gives up (504).
     generation_wait_seconds: float = 300.0
