@@ -68,6 +68,11 @@ def one(filename: str, data: bytes) -> ParsedFile:
         ),
         (mail("Your password was changed.", "Alert", "Example <no-reply@example.com>"), "notification"),
         (mail("I am on annual leave and will respond when I return on Monday."), "out-of-office"),
+        (  # a virus gateway's notice under its own name: subject and text say the mail did not arrive
+            mail("Your message could not be delivered to the following recipients:\n\njane@client.com",
+                 "Delivery failure notification", "AntiVirus_Gateway@client.com"),
+            "bounce",
+        ),
     ],
 )  # fmt: skip
 def test_non_human_mail_is_skipped_with_its_kind(data: bytes, kind: str) -> None:

@@ -282,6 +282,12 @@ def test_an_email_with_only_an_attachment_is_refused() -> None:
         "Den 3. mar. 2025 kl. 10.00 skrev Jane Doe <jane@client.com>:",
         "пн, 3 мар. 2025 г. в 10:00, Jane Doe <jane@client.com>:",  # Gmail in Russian: no verb at all
         "--- On Mon, 3/3/25, Jane Doe <jane@client.com> wrote:",  # Yahoo
+        # Found by the registry corpus (tests/corpus/emails): no colon, time first, quoted names, "от".
+        "On Mon, 3 Mar 2025 10:00:00 -0200 Jane Doe <jane@client.com> wrote",
+        '11:00 AM, March 3, 2025, "Jane Doe" <jane@client.com>:',
+        '2025.03.03. 10:00 keltezéssel, "Jane Doe" írta:',  # Hungarian
+        "Mon, 3 Mar 2025 10:00:00 +0400 от Jane Doe <jane@client.com>:",  # Mail.ru
+        "On Mar 3, 2025, at 10:00, Jane Doe <jane@client.com<\nmailto:jane@client.com>> wrote:",
     ],
 )
 def test_attributions_in_many_languages_and_shapes_split_the_reply(attribution: str) -> None:
@@ -290,6 +296,38 @@ def test_attributions_in_many_languages_and_shapes_split_the_reply(attribution: 
     [example] = one("reply.eml", message(body, "Re: Meeting").as_bytes()).examples
     assert (example.instruction, example.output) == (REPLY_INSTRUCTION, "Yes, Friday works.")
     assert example.input == "From: Jane Doe\nSubject: Meeting\n\nCan we meet on Friday?"
+
+
+def test_an_attribution_naming_only_an_address_or_a_delegate() -> None:
+    """Zoho's framed line with only an address quotes a sender named by no one; Outlook's "On Behalf Of"
+    delegate is not the writer's name."""
+    body = "Yes.\n\n---- On Mon, 03 Mar 2025 10:00:00 +0530 jane@client.com wrote ----\n\nShall we?\n"
+    [example] = one("zoho.eml", message(body, "Re: Plan").as_bytes()).examples
+    assert (example.output, example.input) == ("Yes.", "Subject: Plan\n\nShall we?")
+    body = (
+        "Yes.\n\nFrom: Jane Doe [mailto:jane@client.com] On Behalf Of office@client.com\n"
+        "Sent: Monday, 3 March 2025 10:00\nTo: Bob\nSubject: Plan\n\nShall we?\n"
+    )
+    [example] = one("behalf.eml", message(body, "RE: Plan").as_bytes()).examples
+    assert example.input == "From: Jane Doe\nSubject: Plan\n\nShall we?"
+
+
+def test_a_forward_chain_and_stacked_italian_closings_leave_the_quoted_message() -> None:
+    """Apple Mail's "Inizio messaggio inoltrato:" ends the quoted message; "Grazie / A disposizione /
+    Alessandra" closes it; the writer's Italian confidentiality notice and contact block go."""
+    body = (
+        "Ciao, va bene?\n\nGERONAZZO Dott.ssa MARIACHIARA\nCommercialista\nTel. 0423/972429\n"
+        "Nota di riservatezza - Le informazioni contenute in questa comunicazione sono riservate.\n\n"
+        "Da: export@agade.info [mailto:export@agade.info]\nInviato: venerdì 9 giugno 2017 15:50\n"
+        "A: Mariachiara\nOggetto: Ordine\n\nBuongiorno, mi confermi la dichiarazione?\nGrazie\n"
+        "A disposizione\nAlessandra\n\nInizio messaggio inoltrato:\n\nDa: Anna <anna@example.com>\n"
+        "Oggetto: Ordine\n\nServe la lettera.\n"
+    )
+    [example] = one("fwd.eml", message(body, "I: Ordine", "<o@agade.info>").as_bytes()).examples
+    assert (example.output, example.input) == (
+        "Ciao, va bene?",
+        "Subject: Ordine\n\nBuongiorno, mi confermi la dichiarazione?",
+    )
 
 
 def test_an_outlook_block_in_another_language_with_a_wrapped_sender_is_the_quote() -> None:
@@ -344,6 +382,8 @@ def test_a_flowed_thunderbird_reply_below_its_quote_is_read() -> None:
         ("Braxton", True),  # a name alone under the text
         ("My number is: +44 20 1234 5678\nGet Outlook for iOS<https://aka.ms/o0ukef>", True),
         ("Envoyé de mon iPhone", True),
+        ("Sent from TypeApp<http://www.typeapp.com/r?b=2621>", True),  # a tagline with its link
+        ("Sam Lee\nvia mobile", True),
         ("________________\nChris Wilson\nLead Developer, eServices\nTel: 0113 37 85294", True),  # no closing
         ("Mike Farman | Dir Product Management | Alfresco |\n+44 (0) 1628 876 500", True),
         ("祝好，\n发件人", True),
@@ -380,3 +420,24 @@ def test_a_forward_without_a_word_of_its_own_gives_no_example() -> None:
     )
     parsed = one("fwd.eml", message(body, "Fwd: Hello").as_bytes())
     assert parsed.examples == [] and "no text" in (parsed.error or "")
+
+
+def test_a_long_email_written_on_its_own_is_split_into_parts_but_a_long_reply_stays_whole() -> None:
+    """An email too long for the model becomes numbered parts cut at paragraphs, like a long report;
+    a reply stays one example (its answer means nothing in parts: the Split button is there for it)."""
+    paragraphs = [
+        f"Item {n}: the {n}th line of our price list, with its terms, sizes and delivery times."
+        for n in range(150)
+    ]
+    body = "\n\n".join(paragraphs)
+    parsed = one("prices.eml", message(body, "Price list").as_bytes())
+    count = len(parsed.examples)
+    assert count >= 2 and parsed.report_parts == count
+    assert [e.instruction for e in parsed.examples] == [
+        f"Write an email: Price list (part {n} of {count})" for n in range(1, count + 1)
+    ]
+    assert " ".join(e.output for e in parsed.examples).split() == body.split()
+    assert all(len(e.output) <= small_limits().max_example_chars for e in parsed.examples)
+    reply = f"{body}\n\nOn Mon, 3 Mar 2025 at 10:00, Jane Doe <jane@client.com> wrote:\n> Send the prices?\n"
+    [example] = one("reply.eml", message(reply, "Re: Prices", "<p@client.com>").as_bytes()).examples
+    assert example.instruction == REPLY_INSTRUCTION

@@ -36,6 +36,14 @@ BOUNCE_SUBJECT = re.compile(
     r"delivery status|warning: message .* delayed|message (?:delayed|not delivered|rejected)",
     re.I,
 )
+# What a delivery failure notice says at its top ("Your message could not be delivered to …").
+BOUNCE_BODY = re.compile(
+    r"\b(?:could|can)(?:\s?not|n't) be delivered|\bwas not delivered|\bundeliverable to\b|"
+    r"\bdelivery to the following recipients? (?:has )?failed|n'a pas pu [eê]tre (?:d[eé]livr|remis)|"
+    r"\bkonnte nicht zugestellt werden|\bno (?:se )?pudo (?:ser )?entregar",
+    re.I,
+)
+BOUNCE_BODY_CHARS = 600
 # Auto-replies put these before the original subject ("Automatic reply: Invoice 42").
 AUTO_REPLY_SUBJECT = re.compile(
     r"^\W*(?:automatic reply|auto(?:matic)?[- ]?(?:reply|response|respons|respon[sd]er)|autoreply|auto:|"
@@ -149,6 +157,9 @@ def automated_kind(message: email.message.Message, subject: str, body: str) -> s
         return report
     local = _sender_local_part(message)
     if DAEMON.match(local) or (BOUNCE_SUBJECT.search(subject) and NO_REPLY.match(local)):
+        return "bounce"
+    # A gateway or a person's mail server sends notices under its own name: subject and text say it.
+    if BOUNCE_SUBJECT.search(subject) and BOUNCE_BODY.search(body.lstrip(" *\n")[:BOUNCE_BODY_CHARS]):
         return "bounce"
     if _auto_reply(message, subject):
         return "out-of-office" if _away(subject, body, strict=False) else "auto-reply"

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from email.policy import compat32
 
+from app.curation.fitting import numbered_parts
 from app.ingest.automated import automated_kind
 from app.ingest.charsets import decode_labelled as decode_bytes
 from app.ingest.decoding import check_line_bytes, display_name, html_to_text, refuse_binary
@@ -20,6 +21,7 @@ from app.ingest.headers import (
     shorten,
 )
 from app.ingest.replies import has_quoted_message, sender_name, split_quoted, without_own_header
+from app.ingest.reports import report_fit
 from app.ingest.signatures import strip_signature
 from app.ingest.types import ExampleDraft, IngestError, Limits, ParsedFile
 
@@ -224,11 +226,24 @@ def parse_eml(filename: str, data: bytes, limits: Limits) -> ParsedFile:
             f"{name} does not look like an email: it has no From, To or Subject lines. Save the email "
             "from your mail program (drag it to a folder, or 'Save as' .eml) and upload that file."
         )
-    return email_file(filename, data, "eml", message)
+    return email_file(filename, data, "eml", message, limits)
 
 
-def email_file(filename: str, data: bytes, fmt: str, message: email.message.Message) -> ParsedFile:
-    """The ParsedFile of a file holding one email (.eml, .msg): its example, or why it gives none."""
+def fitted(example: ExampleDraft, limits: Limits) -> list[ExampleDraft]:
+    """The example, or, for an email written on its own that is too long for the model, its parts that
+    fit (cut at paragraphs, like a report's). A reply stays whole: its answer means nothing in parts."""
+    fit = report_fit(limits)
+    if example.instruction == REPLY_INSTRUCTION or fit.fits(
+        example.instruction, example.input, example.output
+    ):
+        return [example]
+    return numbered_parts(fit, example.instruction, example.input, example.output, "")
+
+
+def email_file(
+    filename: str, data: bytes, fmt: str, message: email.message.Message, limits: Limits
+) -> ParsedFile:
+    """The ParsedFile of a file holding one email (.eml, .msg): its examples, or why it gives none."""
     result = message_example(message)
     warnings = [f"This email: {n}." for n in result.notes]
     if result.skipped:
@@ -239,4 +254,8 @@ def email_file(filename: str, data: bytes, fmt: str, message: email.message.Mess
             "email with text, or upload its attachments themselves."
         )
     removed = int(result.signature_removed)
-    return ParsedFile(filename, data, fmt, [result.example], warnings=warnings, signatures_removed=removed)
+    examples = fitted(result.example, limits)
+    parts = len(examples) if len(examples) > 1 else 0
+    return ParsedFile(
+        filename, data, fmt, examples, warnings=warnings, signatures_removed=removed, report_parts=parts
+    )

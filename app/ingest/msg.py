@@ -256,4 +256,4 @@ def parse_msg(filename: str, data: bytes, limits: Limits) -> ParsedFile:
             f"{name} is a damaged Outlook message. Open it in Outlook and save it again (File > Save As), "
             "or save it as .eml, then upload it again."
         ) from None
-    return email_file(filename, data, "msg", message)
+    return email_file(filename, data, "msg", message, limits)

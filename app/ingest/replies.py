@@ -15,6 +15,8 @@ VERBS = (
 )
 # Verb last: "On Mon, 3 Mar 2025 at 10:00, Jane <jane@x.com> wrote:" and its translations.
 VERB_LAST = re.compile(rf"^(?P<head>.{{1,300}}?)\s*(?:{VERBS})\s*:$", re.I)
+# Some programs drop the colon or frame the line: "On … John <j@x.com> wrote", "---- On … wrote ----" (Zoho).
+VERB_LAST_BARE = re.compile(rf"^(?P<head>.{{1,300}}?)\s*(?:{VERBS})\s*-*$", re.I)
 # Verb first: "Am 3. März 2025 um 10:00 schrieb Jane <jane@x.com>:", "… skrev Jane <…>:", "… schreef …:".
 VERB_FIRST = re.compile(
     r"^(?P<head>.{1,200}?)\b(?:schrieb|skrev|schreef|escribió)\s+(?P<name>.{1,150}?)\s*:$", re.I
@@ -38,7 +40,9 @@ ORIGINAL = re.compile(
     r"oprindelig (?:besked|meddelelse)|"
     r"ursprungligt meddelande|alkuperäinen viesti|wiadomość oryginalna|исходное сообщение|mensagem original|"
     r"nachricht weitergeleitet|message transféré)[-=_*\s]*$|"
-    r"^begin forwarded message:$|^-{5,}\s*\w.{0,40}?-{5,}$",
+    r"^(?:begin forwarded message|inizio messaggio inoltrato|début du message réexpédié|"
+    r"anfang der weitergeleiteten nachricht|comienzo del mensaje reenviado|begin doorgestuurd bericht)\s*:$|"
+    r"^-{5,}\s*\w.{0,40}?-{5,}$",
     re.I,
 )
 RULE = re.compile(r"^(?:_{10,}|-{10,}|={4,})$")  # the line mail programs put above a quoted header block
@@ -65,6 +69,8 @@ MAX_ATTRIBUTION_LINES = 3
 # A quoted line this long was probably wrapped by a mail program that lost the `>` of its next line.
 WRAPPED_QUOTE_CHARS = 50
 NOT_A_NAME = {"you", "vous", "du", "sie", "tú", "jij", "u"}
+# "… 14:00 от Alexander L <…>:", "… 3:32 PM from j@x.com <…>:": the word for "from" before the name.
+FROM_WORD = re.compile(r"^(?:from|od|от|fra|från)\s+|^(?:from|od|от|fra|från)$", re.I)
 
 
 @dataclass
@@ -109,6 +115,8 @@ def _unquote(line: str) -> str:
 
 def sender_name(value: str) -> str:
     """The display name in "Jane Doe <jane@x.com>", "Jane [mailto:jane@x.com]", '"Jane"'; "" without one."""
+    # Outlook names a delegate after the writer: "Foo [mailto:foo@x.com] On Behalf Of baz@x.com".
+    value = re.split(r"\bon behalf of\b", value, maxsplit=1, flags=re.I)[0]
     value = re.sub(r"\[mailto:[^\]]*\]|<mailto:[^>]*>|\(\s*[^()]*@[^()]*\)", " ", value).strip()
     if "<" in value:
         name = value.split("<", 1)[0] or email.utils.parseaddr(value)[0]
@@ -124,13 +132,21 @@ def sender_name(value: str) -> str:
 
 def _name_from_head(head: str) -> str:
     """The writer's name at the end of an attribution's first part ("On Mon, 3 Mar, 10:00, Jane Doe <…>")."""
-    head = re.sub(r"\([^()]*@[^()]*\)?|<[^<>]*>?|<?[\w.+-]+@[\w.-]+>?", " ", head).strip(" ,(")
+    head = re.sub(r"\([^()]*@[^()]*\)?|<[^<>]*>?|<?[\w.+-]+@[\w.-]+>?", " ", head)
+    # A name in quotes is the name, whatever words stand around it ('… keltezéssel, "Eszter" írta:').
+    quoted = re.findall(r'"([^"\d]{1,80})"', head)
+    if quoted:
+        return sender_name(quoted[-1])
+    head = re.sub(r"[<>]", " ", head).strip(" ,(")
     times = list(TIME.finditer(head))
     # "… 2012 at 6:26 PM, Megan One" → "Megan One"; "… at 3:45 PM, O'Brien, Patrick" keeps its comma;
     # without a time: "On Wed, Dec 9, Mister Example" → "Mister Example".
     after = TIMEZONE.sub("", head[times[-1].end() :]).strip(" ,") if times else ""
     name = after if times else head.rsplit(",", 1)[-1]
+    if re.search(r"\d", name):  # the time came first: "11:00 AM, November 17, 2021, John"
+        name = name.rsplit(",", 1)[-1]
     name = re.sub(r"^.*\b(?:пользователь|użytkownik|user)\s+", "", name.strip(), flags=re.I)
+    name = FROM_WORD.sub("", name.strip())
     return sender_name(name) if not re.search(r"\d", name) else ""
 
 
@@ -167,6 +183,10 @@ def _match_attribution(text: str) -> str | None:
     if match := VERB_FIRST.match(text):
         return sender_name(match.group("name"))
     if match := VERB_LAST.match(text):
+        return _name_from_head(match.group("head"))
+    # Without a colon only a line that starts like an attribution and holds a date and an address.
+    match = VERB_LAST_BARE.match(text)
+    if match and LEAD.match(text) and re.search(r"\d", text) and "@" in text:
         return _name_from_head(match.group("head"))
     if match := ADDRESS_LAST.match(text):
         return _name_from_head(match.group("head") + " <x@x>")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 # "Sent from my iPhone", "Get Outlook for iOS<https://aka.ms/…>", "Von meinem iPhone gesendet", …
 MOBILE = re.compile(
     r"^(?:sent (?:from|with|via) (?:my |a |an )?[^,.;:!?]{1,40}|"
+    r"via (?:mobile|phone|iphone|ipad|android|blackberry|my (?:phone|mobile|iphone|ipad|android))|"
     r"sent from (?:outlook|mail|yahoo mail)\b.{0,40}|"
     r"get outlook for .{1,40}|download outlook for .{1,40}|"
     r"(?:envoyé|envoye) (?:de|depuis|à partir de|a partir de) "
@@ -14,7 +15,8 @@ MOBILE = re.compile(
     r"enviado (?:desde|de) (?:mi |meu |o |outlook|yahoo).{0,40}|"
     r"verzonden (?:vanaf|met|van) (?:mijn |outlook).{0,40}|"
     r"inviato da (?:il mio |iphone|ipad|outlook|yahoo|libero).{0,40}|skickat från (?:min |outlook).{0,40}|"
-    r"sendt fra (?:min |outlook).{0,40}|lähetetty .{1,40}|wysłane z .{1,40}|отправлено (?:с|из) .{1,40})$",
+    r"sendt fra (?:min |outlook).{0,40}|lähetetty .{1,40}|wysłane z .{1,40}|отправлено (?:с|из) .{1,40})"
+    r"(?:\s*<[^<>\s]+>)?$",  # "Sent from TypeApp<http://www.typeapp.com/…>"
     re.I,
 )
 # Confidentiality notices, disclaimers, mailing-list and notification footers: everything from here on goes.
@@ -25,7 +27,8 @@ FOOTER = re.compile(
     r"in error|the (?:information|contents?) (?:contained )?in this (?:e-?mail|message)\b|"
     r"please consider the environment before printing|you are receiving this because|"
     r"reply to this email directly|"
-    r"le informazioni contenute in questo messaggio|diese e-?mail (?:enthält|kann) vertrauliche|"
+    r"le informazioni contenute in quest[oa] (?:messaggio|e-?mail|comunicazione)|"
+    r"(?:nota|avviso|informativa) (?:di|sulla) riservatezza|diese e-?mail (?:enthält|kann) vertrauliche|"
     r"ce (?:message|courriel|e-?mail) (?:et|est|peut)\b.{0,80}(?:confidentiel|destinataire)|"
     r"este (?:mensaje|correo)\b.{0,80}confidencial|dit (?:e-?mail)?bericht is\b.{0,80}vertrouwelijk)",
     re.I,
@@ -43,6 +46,7 @@ CLOSINGS = (
     r"lg|mfg|gruß|grüße|cordialement|bien (?:à|a) vous|bien cordialement|salutations|merci|"
     r"met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groeten|groet|saludos(?: cordiales)?|un saludo|"
     r"atentamente|cordiali saluti|distinti saluti|saluti|grazie|pozdrawiam|z poważaniem|atenciosamente|"
+    r"(?:resto |rimango |restiamo |rimaniamo )?a (?:sua |vostra |tua )?(?:completa )?disposizione|"
     r"abraços|obrigad[oa]|med venlig hilsen|venlig hilsen|mvh|hilsen|med vänlig(?:a)? hälsning(?:ar)?|"
     r"vänliga hälsningar|hälsningar|med vennlig hilsen|ystävällisin terveisin|terveisin|"
     r"с уважением|спасибо|с наилучшими пожеланиями|祝好|此致|敬礼|顺祝商祺|谢谢|よろしくお願いします|以上"
@@ -204,6 +208,9 @@ def strip_signature(text: str, sender: str = "") -> Cleaned:
     block = _block_start(lines) if closing is None else None
     if closing is not None:
         lines = lines[:closing]
+        # Closings come stacked ("Grazie / A disposizione / Alessandra"): the one above goes too.
+        while (last := _last_content(lines)) and CLOSING.match(lines[last].strip()):
+            lines = lines[:last]
     elif block is not None:
         lines = lines[:block]
     else:
