@@ -4,7 +4,9 @@ Every tests/corpus/<folder>/<file>.expected.json labels one real public file, wr
 Each file is parsed the way the ingest worker parses one stored upload (app.ingest.sandbox.
 parse_in_sandbox, with the configured limits), compared with its label, and counted per category and
 per format. Options: --verbose (full differences), --json PATH (the numbers), --corpus DIR (another
-corpus folder, e.g. to score an older checkout), folder names to score only those (emails pdf ...).
+corpus folder, e.g. to score an older checkout; repeat it to score several together, e.g. the committed
+corpus and the local one kept out of git: --corpus tests/corpus --corpus /work/corpus-fetched), folder
+names to score only those (emails pdf ...).
 """
 
 import argparse
@@ -234,14 +236,16 @@ def score_file(label_path: Path, fit: ContextFit, parse: Parse = parse_like_work
 
 
 def score_corpus(
-    root: Path = CORPUS,
+    root: Path | list[Path] = CORPUS,
     folders: list[str] | None = None,
     parse: Parse = parse_like_worker,
     fit: ContextFit | None = None,
 ) -> Report:
-    """Score every labelled file under `root` (`parse`: how a file is parsed, the worker's way by default)."""
+    """Score every labelled file under `root` or each of several roots (`parse`: how a file is parsed,
+    the worker's way by default)."""
     fit = fit or ContextFit()
-    files = [score_file(path, fit, parse) for path in labels(root, folders)]
+    roots = [root] if isinstance(root, Path) else root
+    files = [score_file(path, fit, parse) for top in roots for path in labels(top, folders)]
     rows: dict[str, tuple[int, int]] = {}
     for score in files:
         for key in [*(f"category: {c}" for c in score.categories), f"format: {score.format}", "all files"]:
@@ -281,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("folders", nargs="*", help="corpus folders to score (default: all)")
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, action="append", help="a corpus folder (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="show full differences")
     parser.add_argument("--json", type=Path, help="write the numbers to this file")
     args = parser.parse_args(argv)
-    report = score_corpus(args.corpus, args.folders or None)
+    report = score_corpus(args.corpus or [CORPUS], args.folders or None)
     print(table(report))
     misses = [s for s in report.files if not s.matched]
     if misses:
