@@ -1,5 +1,6 @@
 """The generation engine on the tiny model with a tiny adapter trained for a few steps: batching, base drafts
-from the same weights, determinism, stops at end of turn, at a loop and at the limit."""
+from the same weights, determinism, the model's generation config, stops at end of turn, at a loop and at the
+limit."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import torch
 
 from app.training.presets import Hyperparameters
 from tests.tiny_model import tiny_model_dir
-from worker.generation.engine import Decoding, Draft, Engine, GenerationError, Request
+from worker.generation.engine import Decoding, Draft, Engine, GenerationError, Request, end_of_turn_ids
 from worker.training import TrainingExample, train
 
 TICKETS = [
@@ -122,6 +123,35 @@ def test_a_looping_draft_is_cut_back_to_before_its_loop(engine: Engine, adapter_
     # A limit too short for a loop to show ends the same draft at the limit.
     short = engine.generate([Request(prompt, "tickets")], Decoding(max_new_tokens=10))[0]
     assert (short.stop, list(short.ids)) == ("length", endless[:10])
+
+
+def test_decoding_follows_the_models_generation_config(engine: Engine):
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    prompt = engine.example_prompt("Summarise the monthly report for the board", "")
+    plain_draft = engine.generate([Request(prompt, None)], Decoding(40))[0]
+    config = engine.model.generation_config
+    config.repetition_penalty, config.no_repeat_ngram_size = 1.8, 2
+    try:
+        penalised = engine.generate([Request(prompt, None)], Decoding(40))[0]
+        # top-k 1 leaves one token to sample: sampling then writes the greedy draft; greedy ignores top-k.
+        config.top_k = 1
+        sampled = engine.generate([Request(prompt, None)], Decoding(40, temperature=1.0, seed=7))[0]
+    finally:
+        config.repetition_penalty = config.no_repeat_ngram_size = config.top_k = None
+    assert penalised != plain_draft and sampled == penalised
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir()).eval()
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        out = base.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=40, do_sample=False,
+            repetition_penalty=1.8, no_repeat_ngram_size=2, eos_token_id=sorted(engine.stop_ids),
+        )  # fmt: skip
+    expected = out[0, len(prompt) :].tolist()
+    assert list(penalised.ids) == expected[: penalised.tokens]  # transformers' own processors, same draft
+    # Every end-of-text id the config names ends a draft, besides the chat template's end of turn.
+    im_end = engine.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert end_of_turn_ids(engine.tokenizer, GenerationConfig(eos_token_id=[5, 7])) == {5, 7, im_end}
 
 
 def test_a_prompt_longer_than_the_model_reads_gets_an_empty_draft(engine: Engine):
