@@ -370,6 +370,22 @@ class WorkerSpeed(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class BaseLoss(Base):
+    """The base model's loss on one tokenised example (held-out or general set), computed once and read by
+    every later run. `key` hashes the model's weights and the example's token ids: see
+    worker/training/evaluation.py."""
+
+    __tablename__ = "base_losses"
+    __table_args__ = (UniqueConstraint("base_model_id", "key", name="uq_base_losses_model_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_model_id: Mapped[int] = mapped_column(ForeignKey("base_models.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    # Summed cross-entropy over the example's answer tokens, and how many tokens that is.
+    loss_sum: Mapped[float] = mapped_column()
+    answer_tokens: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Run(Base):
     """A training run; the database is its record: state, lease, progress, histories and outcome."""
 

@@ -24,7 +24,8 @@ REDIS_PREFIX = f"lastmile-test-{uuid.uuid4().hex[:8]}:"
 # Tables emptied between tests, children first; the default workspace stays.
 DATA_TABLES = (
     "judgements", "comparison_items", "comparisons", "generations",
-    "notices", "run_log_lines", "adapters", "runs", "worker_speeds", "worker_capacities", "base_models",
+    "notices", "run_log_lines", "adapters", "runs", "base_losses", "worker_speeds", "worker_capacities",
+    "base_models",
     "dataset_snapshots", "dataset_examples", "datasets", "example_flags", "example_tags", "examples",
     "import_items", "import_batches", "documents",
     "audit_events", "login_attempts", "api_tokens", "one_time_links", "auth_sessions", "memberships", "users",

@@ -26,6 +26,7 @@ from app.services.notices import add_notice, post_webhook
 from app.services.runs import publish_run
 from app.settings import get_settings
 from app.training.presets import Hyperparameters
+from worker.loss_cache import DatabaseLossCache
 from worker.regression_guard import check_general_writing
 from worker.run_lease import acquire_lease, requeue_interrupted, time_limit_message
 from worker.run_progress import INTERRUPTED, Heartbeat, ProgressWriter
@@ -233,6 +234,7 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
             Hyperparameters.from_dict(run.hyperparameters), work_dir,
             on_progress=writer, should_stop=writer.should_stop, resume_from=work_dir,
             dataset_hash=run.snapshot_sha256, model_name=model.name, keep_checkpoints=True,
+            base_cache=DatabaseLossCache(model.id),
         )  # fmt: skip
         # The run's own histories are complete (the reports after a resume start at the checkpoint).
         writer.loss, writer.heldout = result.metrics["loss_history"], result.metrics["heldout_history"]

@@ -30,6 +30,9 @@ class MicroBatch:
     real_tokens: int
     loss_tokens: int
     examples: int
+    # owners[r, t]: the index (in the list given to micro_batches) of the example at that position, -1 for
+    # padding: per-example losses of a packed batch are summed by it.
+    owners: torch.Tensor | None = None
 
     @property
     def padded_tokens(self) -> int:
@@ -45,6 +48,7 @@ class MicroBatch:
             self.real_tokens,
             self.loss_tokens,
             self.examples,
+            self.owners.to(device) if self.owners is not None else None,
         )
 
 
@@ -90,15 +94,19 @@ def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     return rows
 
 
-def _row_tensors(row: Sequence[TokenizedExample], length: int, pad_id: int) -> tuple[list[int], ...]:
-    """ids, position ids and targets of one row laid out over `length` positions."""
+def _row_tensors(
+    row: Sequence[TokenizedExample], indices: Sequence[int], length: int, pad_id: int
+) -> tuple[list[int], ...]:
+    """ids, position ids, targets and owners (`indices`) of one row laid out over `length` positions."""
     ids: list[int] = []
     positions: list[int] = []
     targets: list[int] = []
-    for example in row:
+    owners: list[int] = []
+    for example, index in zip(row, indices, strict=True):
         n = len(example.ids)
         ids.extend(example.ids)
         positions.extend(range(n))
+        owners.extend([index] * n)
         # Position t predicts token t+1; only answer tokens are learnt, never across an example's end.
         targets.extend(
             example.ids[t + 1] if example.answer_start - 1 <= t < n - 1 else IGNORE for t in range(n)
@@ -106,7 +114,7 @@ def _row_tensors(row: Sequence[TokenizedExample], length: int, pad_id: int) -> t
     pad = length - len(ids)
     # Padding forms its own segment (positions from 0) at the row's end: causal attention keeps the real
     # tokens from ever seeing it, and it carries no loss.
-    return ids + [pad_id] * pad, positions + list(range(pad)), targets + [IGNORE] * pad
+    return ids + [pad_id] * pad, positions + list(range(pad)), targets + [IGNORE] * pad, owners + [-1] * pad
 
 
 def micro_batches(
@@ -130,10 +138,13 @@ def micro_batches(
         layout = [[i] for i in sorted(range(len(examples)), key=lambda i: (-lengths[i], i))]
     batches = []
     for start in range(0, len(layout), rows_per_batch):
-        rows = [[examples[i] for i in row] for row in layout[start : start + rows_per_batch]]
+        chunk = layout[start : start + rows_per_batch]
+        rows = [[examples[i] for i in row] for row in chunk]
         length = max(sum(len(e.ids) for e in row) for row in rows)
-        columns = list(zip(*(_row_tensors(row, length, pad_id) for row in rows), strict=True))
-        ids, positions, targets = (torch.tensor(column, dtype=torch.long) for column in columns)
+        columns = list(
+            zip(*(_row_tensors(r, i, length, pad_id) for r, i in zip(rows, chunk, strict=True)), strict=True)
+        )
+        ids, positions, targets, owners = (torch.tensor(column, dtype=torch.long) for column in columns)
         flat = [example for row in rows for example in row]
         batches.append(
             MicroBatch(
@@ -143,6 +154,7 @@ def micro_batches(
                 real_tokens=sum(len(e.ids) for e in flat),
                 loss_tokens=sum(e.answer_tokens for e in flat),
                 examples=len(flat),
+                owners=owners,
             )
         )
     return batches

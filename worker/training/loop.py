@@ -16,11 +16,12 @@ from worker.training import checkpoints as ckpt
 from worker.training.adapter_card import base_model_info, model_card, write_adapter
 from worker.training.config import TrainingError, pick_runtime
 from worker.training.data import ExampleLike, PreparedData, dropped_message, load_tokenizer, prepare
+from worker.training.evaluation import EvalSet, LossCache, plan_checks, weights_identity
 from worker.training.lora_fused import fuse_lora
 from worker.training.loss import check_fast_paths
 from worker.training.model import load_base, trainable_parameters, with_lora
 from worker.training.progress import Progress, RunState, TrainResult
-from worker.training.session import Session, heldout_check, step_batches, train_step
+from worker.training.session import Session, heldout_check, train_step
 
 # Settings that do not change the trajectory may differ on resume (e.g. a longer checkpoint interval).
 RESUME_FREE = {"eval_every_steps", "checkpoint_every_steps"}
@@ -93,6 +94,10 @@ def _metrics(
         "head_only_loss": run.fast.head_only,
         "segment_attention": run.fast.segment_attention,
         "fused_lora": run.fast.fused_lora,
+        "heldout_loss_examples": len(run.heldout.examples),
+        "eval_every_steps": run.eval_every,
+        "eval_seconds": round(state.eval_seconds, 2),
+        "eval_share": round(state.eval_seconds / state.train_seconds, 4) if state.train_seconds else None,
         "train_seconds": round(state.train_seconds, 2),
         "wall_seconds": round(state.wall_seconds_before + wall, 2),
         "tokens_per_second": round(state.tokens_seen / state.train_seconds, 1)
@@ -119,12 +124,14 @@ def train(
     dataset_hash: str = "",
     model_name: str | None = None,
     keep_checkpoints: bool = False,
+    base_cache: LossCache | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on `train_examples` into out_dir/adapter, keeping the best held-out point.
 
     `resume_from` (a checkpoint, a checkpoints folder or a run folder) continues the latest complete
     checkpoint with the same data order and trajectory; without one there the run starts over.
     A true `should_stop()` ends the run as cancelled, or checkpointed as interrupted when it is INTERRUPTED.
+    The base model's held-out losses come from `base_cache` where an earlier run left them, and go into it.
     Raises TrainingError with a user-facing message when the run cannot start.
     """
     started = time.monotonic()
@@ -152,6 +159,13 @@ def train(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     fast = check_fast_paths(model, train_data.examples, runtime, pad_id)
     fast = replace(fast, fused_lora=fuse_lora(model) > 0)
+    n_train = len(train_data.examples)
+    total, per_epoch = total_steps(n_train, hp), steps_per_epoch(n_train, hp)
+    # How many held-out examples the checks read, and how often, follows from the training time.
+    plan = plan_checks(
+        [len(example.ids) for example in heldout_data.examples], train_data.real_tokens * total // per_epoch,
+        total, hp.eval_every_steps or per_epoch,
+    )  # fmt: skip
     run = Session(
         hp=hp,
         runtime=runtime,
@@ -159,13 +173,15 @@ def train(
         params=params,
         optimizer=torch.optim.AdamW(list(params.values()), lr=hp.learning_rate, weight_decay=0.0),
         train_data=train_data,
-        heldout_batches=step_batches(heldout_data.examples, hp.batch_size, pad_id, fast),
-        heldout_count=len(heldout_data.examples),
+        heldout=EvalSet.of([heldout_data.examples[i] for i in plan.examples], pad_id, fast),
+        eval_every=plan.every,
         pad_id=pad_id,
         fast=fast,
-        total=total_steps(len(train_data.examples), hp),
-        per_epoch=steps_per_epoch(len(train_data.examples), hp),
+        total=total,
+        per_epoch=per_epoch,
         on_progress=on_progress,
+        base_cache=base_cache,
+        identity=weights_identity(model_dir) if base_cache is not None else "",
     )
     note = dropped_message(train_data, hp.max_length)
     if note:
@@ -195,7 +211,7 @@ def train(
             f"Step {done} of {run.total} (pass {run.epoch_of(done)} of {hp.epochs}): "
             f"training loss {loss:.3f}.",
         )
-        if run.is_due(hp.eval_every_steps, done):
+        if run.is_due(run.eval_every, done):
             heldout_check(run, loss)
         if run.is_due(hp.checkpoint_every_steps, done):
             _save_checkpoint(run, folder, fingerprint)

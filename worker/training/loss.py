@@ -42,8 +42,8 @@ def causal_lm_of(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def loss_sum(model: Any, batch: MicroBatch, head_only: bool = True) -> torch.Tensor:
-    """Summed cross-entropy over the batch's target positions (fp32)."""
+def target_losses(model: Any, batch: MicroBatch, head_only: bool = True) -> torch.Tensor:
+    """Cross-entropy at each of the batch's target positions, in row order (fp32)."""
     lm = causal_lm_of(model)
     mask = batch.targets != IGNORE
     # use_cache=False matters: with a cache transformers ignores the restarting position ids and
@@ -55,7 +55,12 @@ def loss_sum(model: Any, batch: MicroBatch, head_only: bool = True) -> torch.Ten
         logits = lm.get_output_embeddings()(hidden[mask])
     else:
         logits = lm(input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False).logits[mask]
-    return F.cross_entropy(logits.float(), batch.targets[mask], reduction="sum")
+    return F.cross_entropy(logits.float(), batch.targets[mask], reduction="none")
+
+
+def loss_sum(model: Any, batch: MicroBatch, head_only: bool = True) -> torch.Tensor:
+    """Summed cross-entropy over the batch's target positions (fp32)."""
+    return target_losses(model, batch, head_only).sum()
 
 
 def full_logits_loss(model: Any, batch: MicroBatch) -> torch.Tensor:

@@ -45,6 +45,7 @@ class RunState:
     answer_tokens_seen: int = 0
     positions_fed: int = 0  # real tokens + padding, for the padding share
     train_seconds: float = 0.0
+    eval_seconds: float = 0.0  # held-out checks, the base model's included
     wall_seconds_before: float = 0.0  # wall time of earlier sessions of this run
     heldout_before: float | None = None
     best_loss: float | None = None

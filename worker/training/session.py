@@ -15,7 +15,8 @@ from app.training.presets import Hyperparameters
 from worker.training.batching import MicroBatch, micro_batches, step_indices
 from worker.training.config import Runtime
 from worker.training.data import PreparedData, TokenizedExample
-from worker.training.loss import FastPaths, evaluate, loss_sum
+from worker.training.evaluation import EvalSet, LossCache, base_losses
+from worker.training.loss import FastPaths, loss_sum
 from worker.training.progress import Progress, RunState, eta_seconds
 
 WARMUP_SHARE = 0.05
@@ -42,13 +43,15 @@ class Session:
     params: dict[str, torch.nn.Parameter]
     optimizer: torch.optim.Optimizer
     train_data: PreparedData
-    heldout_batches: list[MicroBatch]
-    heldout_count: int
+    heldout: EvalSet  # the held-out examples the checks use (worker/training/evaluation.py: plan_checks)
+    eval_every: int  # steps between held-out checks (the last step is always checked)
     pad_id: int
     fast: FastPaths
     total: int
     per_epoch: int
     on_progress: Callable[[Progress], None]
+    base_cache: LossCache | None = None  # where the base model's held-out losses are kept between runs
+    identity: str = ""  # the base model's weights (the cache's key)
     state: RunState = field(default_factory=RunState)
     best: dict[str, torch.Tensor] | None = None
     session_steps: int = 0
@@ -68,12 +71,11 @@ class Session:
     def report(self, train_loss: float | None, heldout: float | None, message: str) -> None:
         """Send a Progress with the current counters and ETA."""
         step = self.state.step
-        every = self.hp.eval_every_steps or self.per_epoch
-        checks_left = sum(1 for s in range(step + 1, self.total + 1) if self.is_due(every, s))
+        checks_left = sum(1 for s in range(step + 1, self.total + 1) if self.is_due(self.eval_every, s))
         eta = None
         if self.session_steps:
             average_check = sum(self.check_seconds) / len(self.check_seconds) if self.check_seconds else 0.0
-            checks_left = checks_left if self.heldout_batches else 0
+            checks_left = checks_left if self.heldout.examples else 0
             step_seconds = self.session_seconds / self.session_steps
             eta = eta_seconds(self.total - step, step_seconds, checks_left, average_check)
         speed = self.session_tokens / self.session_seconds if self.session_seconds else 0.0
@@ -146,18 +148,29 @@ def train_step(run: Session, step: int) -> float:
 
 def heldout_check(run: Session, train_loss: float | None) -> None:
     """Measure the held-out loss, keep the adapter if it is the best so far, and report."""
-    if not run.heldout_batches:
+    if not run.heldout.examples:
         return
     started = time.monotonic()
-    loss = evaluate(run.model, run.heldout_batches, run.runtime, run.fast.head_only)
     state = run.state
+    if state.step == 0:
+        # The fresh LoRA adds nothing yet: this is the base model, whose losses earlier runs may have kept.
+        sums, computed = base_losses(
+            run.heldout, run.model, run.runtime, run.base_cache, run.identity, run.pad_id, run.fast
+        )
+    else:
+        sums, computed = run.heldout.losses(run.model, run.runtime), len(run.heldout.examples)
+    loss = run.heldout.mean(sums)
+    assert loss is not None
+    elapsed = time.monotonic() - started
+    state.eval_seconds += elapsed
     if state.step > 0:
-        run.check_seconds.append(time.monotonic() - started)
+        run.check_seconds.append(elapsed)
     state.heldout_history.append([state.step, loss])
-    n = run.heldout_count
+    n = len(run.heldout.examples)
     if state.step == 0:
         state.heldout_before = loss
-        run.report(None, loss, f"Base model on {n} held-out examples: loss {loss:.3f}.")
+        known = " (known from an earlier run)" if computed == 0 else ""
+        run.report(None, loss, f"Base model on {n} held-out examples: loss {loss:.3f}{known}.")
         return
     # The base model's score is the reference, not a candidate: the kept adapter is a trained one.
     best = state.best_loss is None or loss < state.best_loss
