@@ -12,6 +12,13 @@ general set):
   `weights_identity(model_dir)`, so every later run on the same examples and model reads them instead.
 - `plan_checks(...)`: on how many held-out examples, and how often, the loss is checked during a run, so
   that the checks cost at most EVAL_SHARE of the training time.
+
+Note for the regression guard (worker/regression_guard.py): its general set is scored the same way, e.g.
+`EvalSet.of(prepare(engine.tokenizer, items, n).examples, engine.pad_id)`, then inside the engine's
+`model.disable_adapter()` `base_losses(eval_set, engine.model, engine.runtime, DatabaseLossCache(model_id),
+weights_identity(model_dir), engine.pad_id)` for the base model and, with the adapter set,
+`eval_set.losses(engine.model, engine.runtime)` for the adapted one (per-example sums: divide by each
+example's answer_tokens for its mean). Drop a guard adapter with `engine.drop_adapter(name)`.
 """
 
 import hashlib
