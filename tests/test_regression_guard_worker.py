@@ -32,12 +32,14 @@ def _trained_run(session, workspace_id: int):
 def test_a_finished_run_is_checked_on_everyday_writing(client, session, workspace_id):
     from tests.tiny_model import tiny_model_dir
     from worker.generation.engine import engine_for
+    from worker.loss_cache import DatabaseLossCache
     from worker.regression_guard import score_general_writing
 
     run, adapter = _trained_run(session, workspace_id)
     guard = adapter.metrics["general_writing"]
     assert guard["items"] == len(general_set()) and 0 <= guard["rose"] <= guard["items"]
     assert guard["base_loss"] > 0 and guard["adapted_loss"] > 0 and guard["base_cached"] is False
+    assert guard["seconds"] >= guard["loss_seconds"] > 0 and guard["draft_seconds"] > 0
     assert guard["change"] == pytest.approx(
         (guard["adapted_loss"] - guard["base_loss"]) / guard["base_loss"], abs=1e-3
     )
@@ -59,8 +61,9 @@ def test_a_finished_run_is_checked_on_everyday_writing(client, session, workspac
     # The guard's copy of the adapter was dropped from the engine the comparison will reuse.
     engine = engine_for(tiny_model_dir())
     assert f"guard-run-{run.id}" not in engine.adapters
-    # A second check of the same adapter reads the base model's losses from the cache: same numbers.
-    again = score_general_writing(tiny_model_dir(), None, get_settings().data_dir / adapter.path, "again")
+    # A second check of the same adapter reads the base model's losses from the database: same numbers.
+    folder, cache = get_settings().data_dir / adapter.path, DatabaseLossCache(adapter.base_model_id)
+    again = score_general_writing(tiny_model_dir(), None, folder, "again", cache)
     assert again["base_cached"] is True
     assert (again["base_loss"], again["adapted_loss"]) == (guard["base_loss"], guard["adapted_loss"])
     assert "again" not in engine.adapters

@@ -239,7 +239,7 @@ def _train(run: Run, model: BaseModel | None, owner: str) -> str:
         # The run's own histories are complete (the reports after a resume start at the checkpoint).
         writer.loss, writer.heldout = result.metrics["loss_history"], result.metrics["heldout_history"]
         writer.flush()
-        check_general_writing(run.id, folder, model.name, result, writer)  # the regression guard
+        check_general_writing(run.id, folder, model, result, writer)  # the regression guard
     except FileNotFoundError as exc:
         return _fail(run, owner, f"A file this run needs is missing ({exc.filename}). Start a new run.")
     except TrainingError as exc:
