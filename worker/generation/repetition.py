@@ -56,6 +56,15 @@ def _fuzzy_window(period: int, span: int, rounds: int) -> int:
     return max(span, rounds * period)
 
 
+def _runs_needed(span: int) -> tuple[int, ...]:
+    """Per period, how long a run of repeats makes an exact loop: MIN_REPEATS rounds over `span` tokens."""
+    return tuple(max(span, MIN_REPEATS * period) - period for period in range(MAX_PERIOD + 1))
+
+
+FEED_WINDOWS = tuple(_fuzzy_window(period, FUZZY_SPAN, FUZZY_ROUNDS) for period in range(MAX_PERIOD + 1))
+FEED_RUNS = _runs_needed(MIN_SPAN)
+
+
 class LoopGuard:
     """Watches one draft's tokens; `feed` says when the draft now loops, `keep` how many tokens precede it."""
 
@@ -69,6 +78,7 @@ class LoopGuard:
         self.counts = [0] * (MAX_PERIOD + 1)
         self.seen: set[tuple[int, ...]] = set()
         self.repeated: list[bool] = []  # per token: it ends an n-gram the draft wrote before
+        self.near = 0  # repeated n-grams among the last NEAR_WINDOW tokens
         self.keep: int | None = None  # set when a loop is seen: the tokens before its second round
 
     def feed(self, token: int) -> bool:
@@ -76,18 +86,24 @@ class LoopGuard:
         tokens = self.tokens
         tokens.append(token)
         length = len(tokens)
+        # same[k]: the token k places before this one is this token (k up to MAX_PERIOD + 1).
+        same = [True, *(earlier == token for earlier in reversed(tokens[-2 - MAX_PERIOD : -1]))]
+        same += [False] * (MAX_PERIOD + 2 - len(same))
+        runs, counts = self.runs, self.counts
         for period in range(1, MAX_PERIOD + 1):
-            same = length > period and tokens[-1 - period] == token
-            self.runs[period] = self.runs[period] + 1 if same else 0
-            drift = 1 if period >= DRIFT_FROM else 0
-            bits = self.similar[period]
-            earlier = tokens[max(0, length - 1 - period - drift) : max(0, length - period + drift)]
-            bits.append(token in earlier)
-            window = _fuzzy_window(period, FUZZY_SPAN, FUZZY_ROUNDS)
-            self.counts[period] += bits[-1] - (bits[-1 - window] if length > window else 0)
+            hit = same[period]
+            runs[period] = runs[period] + 1 if hit else 0
+            # A round of a sentence may be a token longer or shorter than the one before (a longer word).
+            if period >= DRIFT_FROM:
+                hit = hit or same[period - 1] or same[period + 1]
+            bits, window = self.similar[period], FEED_WINDOWS[period]
+            bits.append(hit)
+            counts[period] += hit - (bits[-1 - window] if length > window else 0)
         gram = tuple(tokens[-NGRAM:])
-        self.repeated.append(length >= NGRAM and gram in self.seen)
+        repeated = length >= NGRAM and gram in self.seen
         self.seen.add(gram)
+        self.repeated.append(repeated)
+        self.near += repeated - (self.repeated[-1 - NEAR_WINDOW] if length > NEAR_WINDOW else 0)
         self.keep = self._look(MIN_SPAN, FUZZY_SPAN, FUZZY_ROUNDS, NEAR_WINDOW)
         return self.keep is not None
 
@@ -99,15 +115,19 @@ class LoopGuard:
     def _look(self, exact_span: int, fuzzy_span: int, fuzzy_rounds: int, near_window: int) -> int | None:
         """Where the loop the draft now ends in began its second round, or None."""
         length = len(self.tokens)
-        for period in range(1, MAX_PERIOD + 1):
-            run = self.runs[period]
-            if run + period >= max(exact_span, MIN_REPEATS * period):
+        feeding = fuzzy_rounds == FUZZY_ROUNDS  # `feed` keeps counts and thresholds for its own spans
+        needed = FEED_RUNS if feeding else _runs_needed(exact_span)
+        for period, (run, least) in enumerate(zip(self.runs, needed, strict=True)):
+            if period and run >= least:
                 return length - run
         for period in range(2, MAX_PERIOD + 1):
-            window, bits = _fuzzy_window(period, fuzzy_span, fuzzy_rounds), self.similar[period]
-            count = self.counts[period] if fuzzy_rounds == FUZZY_ROUNDS else sum(bits[-window:])
-            if window <= length and count >= FUZZY_SHARE * window:
+            window = FEED_WINDOWS[period] if feeding else _fuzzy_window(period, fuzzy_span, fuzzy_rounds)
+            if window > length:
+                break  # windows grow with the period
+            bits = self.similar[period]
+            if (self.counts[period] if feeding else sum(bits[-window:])) >= FUZZY_SHARE * window:
                 return _start(bits, window, FUZZY_SHARE)
-        if near_window <= length and sum(self.repeated[-near_window:]) >= NEAR_SHARE * near_window:
+        near = self.near if feeding else sum(self.repeated[-near_window:])
+        if near_window <= length and near >= NEAR_SHARE * near_window:
             return _start(self.repeated, near_window, NEAR_SHARE) - (NGRAM - 1)
         return None
