@@ -86,3 +86,10 @@ def test_the_words_for_an_adapter_that_kept_its_general_writing():
     assert "fell 2%" in describe(_stored(-0.02, False))["headline"]
     assert "did not change" in describe(_stored(0.001, False))["headline"]
     assert describe(None) is None and describe({}) is None
+
+
+def test_a_stored_result_is_judged_again_with_todays_threshold():
+    stored = _stored(THRESHOLD + 0.02, False) | {"threshold": THRESHOLD + 0.1}  # checked under a laxer line
+    view = describe(stored)
+    assert view["worse"] and view["threshold"] == THRESHOLD
+    assert not describe(_stored(THRESHOLD - 0.01, True))["worse"]

@@ -27,6 +27,8 @@ MAX_LENGTH = 1024
 # New tokens a shown draft may take: its reference's length x 1.5 (worker/generation/shapes.py), at most
 # this; a longer draft is cut, which is enough to see what went wrong and keeps the guard cheap.
 MAX_NEW_TOKENS = 160
+# Rows per forward pass when scoring: the set's examples sorted by length, 8 of similar length at a time.
+GUARD_ROWS = 8
 
 
 def _drafts(engine: Any, items: list[GeneralItem], adapter: str, reference_tokens: list[int]) -> list[Any]:
@@ -51,6 +53,7 @@ def score_general_writing(
     `cache` keeps the base model's losses between runs (a LossCache: the database's in the run task).
     """
     from worker.generation.engine import engine_for
+    from worker.training.batching import micro_batches
     from worker.training.data import prepare
     from worker.training.evaluation import EvalSet, base_losses, weights_identity
     from worker.training.loss import FastPaths
@@ -62,9 +65,11 @@ def score_general_writing(
     prepared = prepare(engine.tokenizer, items, MAX_LENGTH)
     kept = [items[example.source] for example in prepared.examples]
     tokens = [example.answer_tokens for example in prepared.examples]
-    # One example per row: the engine's model was not checked for packed rows as training's was.
+    # One example per row (the engine's model was not checked for packed rows as training's was), rows of
+    # similar length together: GUARD_ROWS per pass keeps the padding to a few percent.
     fast = FastPaths(packing=False)
-    eval_set = EvalSet.of(prepared.examples, engine.pad_id, fast)
+    rows = micro_batches(prepared.examples, GUARD_ROWS, engine.pad_id, pack=False)
+    eval_set = EvalSet(prepared.examples, rows, fast.head_only)
     name = engine.use_adapter(key, adapter_dir)
     try:
         identity = weights_identity(model_dir)
@@ -95,6 +100,9 @@ def score_general_writing(
     done = time.monotonic()
     return decision.to_dict() | {
         "examples": examples,
+        # Every item's numbers, in the set's order: a later threshold can be checked against stored runs.
+        "base_losses": [round(value, 4) for value in base],
+        "adapted_losses": [round(value, 4) for value in adapted],
         "base_cached": computed == 0,
         "loss_seconds": round(scored - started, 2),
         "draft_seconds": round(done - scored, 2),

@@ -86,13 +86,16 @@ TRY_INSTEAD = (
 def describe(result: dict[str, Any] | None) -> dict[str, Any] | None:
     """The guard's result as the run page, the adapter library and the API show it; None when not checked.
 
-    `result` is what the worker stored in the adapter's metrics under "general_writing".
+    `result` is what the worker stored in the adapter's metrics under "general_writing"; the decision is made
+    again with the current THRESHOLD.
     """
     if not result or "change" not in result:
         return None
     items, change = int(result["items"]), float(result["change"])
+    # Judged again with today's threshold, so every adapter on the pages is held to the same line.
+    worse = change > THRESHOLD
     numbers = f"{result['base_loss']:.2f} → {result['adapted_loss']:.2f}"
-    if result.get("worse"):
+    if worse:
         headline = (
             f"This adapter writes general text noticeably worse than the base model: on {items} everyday "
             f"instructions its loss {_percent(change)} ({numbers})."
@@ -109,12 +112,12 @@ def describe(result: dict[str, Any] | None) -> dict[str, Any] | None:
             f"{_percent(change)} ({numbers}) compared with the base model."
         )
         detail = (
-            f"Lastmile warns when it rises more than {round(100 * float(result['threshold']))}%: that is "
+            f"Lastmile warns when it rises more than {round(100 * THRESHOLD)}%: that is "
             "when an adapter starts to forget how to write anything but its training examples."
         )
         advice = []
     return {
-        "worse": bool(result.get("worse")),
+        "worse": worse,
         "headline": headline,
         "detail": detail,
         "advice": advice,
@@ -124,6 +127,6 @@ def describe(result: dict[str, Any] | None) -> dict[str, Any] | None:
         "change": change,
         "change_percent": round(100 * change),
         "rose": int(result.get("rose", 0)),
-        "threshold": float(result["threshold"]),
+        "threshold": THRESHOLD,
         "examples": list(result.get("examples", [])),
     }
