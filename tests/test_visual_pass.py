@@ -191,6 +191,7 @@ def _write_finished_work(session, workspace_id: int, model_id: int) -> Written:
     from app.models import Adapter, Run
     from tests.adapter_helpers import make_generation
     from tests.compare_helpers import Pair, make_compared_run
+    from tests.test_general_writing_pages import _guard
 
     pairs = [
         Pair(
@@ -211,6 +212,8 @@ def _write_finished_work(session, workspace_id: int, model_id: int) -> Written:
     run.train_count, run.heldout_count, run.tokens_seen = 2, 2, 48_000
     run.status_text = "Finished"
     adapter.base_model_id = model_id
+    # The regression guard's warning with its examples, on the run page and in the adapter library.
+    adapter.metrics = {**adapter.metrics, "general_writing": _guard(0.38, True)}
     session.commit()
     brief = [{"role": "user", "content": "Tell Anna at Casa Serena her container arrives Friday."}]
     draft = make_generation(
