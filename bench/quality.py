@@ -151,6 +151,10 @@ def upload_and_train(key: str, preset: str) -> dict[str, Any]:
     started = time.monotonic()
     execute_comparison(comparison_id)
     compare_wall = time.monotonic() - started
+    with session_scope() as session:
+        comparison = comparisons.get_comparison(session, actor.workspace.id, comparison_id)
+        if comparison.state != "succeeded":
+            raise SystemExit(f"{key}: the comparison ended {comparison.state}: {comparison.error}")
     return measure(key, run_id, comparison_id, train_wall, compare_wall)
 
 
