@@ -39,8 +39,9 @@ from worker.training.loss import FastPaths, target_losses
 # Held-out checks may take this share of the training time. The rest of the 10 % that all evaluation may
 # take is left to the regression guard after training (worker/regression_guard.py).
 EVAL_SHARE = 0.06
-# A forward pass without gradients costs this share of a training step's time per token: the backward pass
-# costs about twice the forward (measured by `python -m bench.eval_cost`: 0.30-0.36 on a 2-core CPU).
+# A token read without gradients costs this share of a token trained on: the backward pass costs about twice
+# the forward. `python -m bench.eval_cost` measured 0.10-0.19 on the 2-core CPU (the optimizer and the LoRA
+# backward make training dearer still): a third keeps the plan on the safe side on any device.
 FORWARD_COST = 0.33
 # Fewer checks than this cannot pick a best point worth the name; fewer examples give a noisy loss.
 MIN_CHECKS = 4
