@@ -169,7 +169,7 @@ def test_a_loop_is_cut_back_to_before_its_second_round(name: str):
 
 @pytest.mark.parametrize("name", LOOPS)
 def test_a_loop_that_reaches_the_length_limit_is_cut_too(name: str):
-    before, loop, kept = LOOPS[name]
+    before, loop, _kept = LOOPS[name]
     tokens = ids(before + loop)
     # The limit falls soon after the loop began (three or four rounds): too early for some of the full spans.
     limit = len(ids(before)) + 36
