@@ -95,16 +95,21 @@ def data_folder(key: str, keep: Path | None) -> Iterator[Path]:
     yield folder
 
 
-def _admin(session: Any) -> Any:
-    """The first admin and their actor in the default workspace, as after the setup page."""
+ADMIN_EMAIL, ADMIN_PASSWORD = "bench@example.com", "bench-password-1234"  # sign in to a --keep folder
+
+
+def admin_actor(session: Any) -> Any:
+    """The bench admin's actor in the first workspace; the admin is created first, as the setup page does."""
     from sqlalchemy import select
 
     from app.auth.deps import Actor
-    from app.auth.first_run import create_first_admin
-    from app.models import Workspace
+    from app.auth.first_run import create_first_admin, has_users
+    from app.models import User, Workspace
 
-    user = create_first_admin(session, "bench@example.com", "Bench", "bench-password-1234")
-    session.commit()
+    if not has_users(session):
+        create_first_admin(session, ADMIN_EMAIL, "Bench", ADMIN_PASSWORD)
+        session.commit()
+    user = session.scalars(select(User).where(User.email == ADMIN_EMAIL)).one()
     workspace = session.scalars(select(Workspace).order_by(Workspace.id)).first()
     return Actor(user=user, workspace=workspace, role="admin", via_token=False)
 
@@ -123,7 +128,7 @@ def upload_and_train(key: str, preset: str) -> dict[str, Any]:
 
     label, path = DATASETS[key]
     with session_scope() as session:
-        actor = _admin(session)
+        actor = admin_actor(session)
         ws = actor.workspace.id
         if path is None:
             batch = uploads.create_sample_batch(session, ws, get_settings(), actor=actor)
@@ -133,7 +138,7 @@ def upload_and_train(key: str, preset: str) -> dict[str, Any]:
         batch_id = batch.id
     run_batch(batch_id)
     with session_scope() as session:
-        actor = _admin_again(session)
+        actor = admin_actor(session)
         refresh_health(session, actor.workspace.id)  # a fresh import gets its first train / held-out split
         session.commit()
         ids = matching_ids(actor.workspace.id, ExampleFilter())
@@ -156,18 +161,6 @@ def upload_and_train(key: str, preset: str) -> dict[str, Any]:
         if comparison.state != "succeeded":
             raise SystemExit(f"{key}: the comparison ended {comparison.state}: {comparison.error}")
     return measure(key, run_id, comparison_id, train_wall, compare_wall)
-
-
-def _admin_again(session: Any) -> Any:
-    """The bench admin's actor, read back in a new session."""
-    from sqlalchemy import select
-
-    from app.auth.deps import Actor
-    from app.models import User, Workspace
-
-    user = session.scalars(select(User).where(User.email == "bench@example.com")).one()
-    workspace = session.scalars(select(Workspace).order_by(Workspace.id)).first()
-    return Actor(user=user, workspace=workspace, role="admin", via_token=False)
 
 
 @dataclass(frozen=True)
@@ -230,6 +223,9 @@ def measure(
             "eval_seconds": metrics.get("eval_seconds"),
             "eval_share": metrics.get("eval_share"),
             "compare_seconds": round(compare_wall, 1),
+            # The regression guard's reading of this normal adapter: loss change on everyday instructions.
+            "general_change": metrics.get("general_writing", {}).get("change"),
+            "general_warns": metrics.get("general_writing", {}).get("worse"),
             "tokens_per_second": metrics.get("tokens_per_second"),
         }
     return result
@@ -250,13 +246,20 @@ def _loadavg() -> str:
     return f"{one:.1f}/{five:.1f}"
 
 
+def _guard(result: dict[str, Any]) -> str:
+    """The guard's loss change on everyday instructions, and whether it warned."""
+    if result.get("general_change") is None:
+        return "—"
+    return f"{result['general_change']:+.1%}" + (" (warns)" if result["general_warns"] else "")
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table, one row per dataset."""
     head = (
         "| dataset | train / held-out | held-out loss base → adapted | chrF base → adapted (×, 95 % CI of Δ) "
         "| adapted closer | loops base / adapted (guard stops) | steps | train s | eval s (share) "
-        "| compare s | load |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|"
+        "| compare s | everyday writing (guard) | load |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = []
     for r in results:
@@ -272,7 +275,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{c['base']} → **{c['adapted']}** ({ratio}, Δ {c['diff_95'][0]:+.1f}…{c['diff_95'][1]:+.1f}) | "
             f"{r['adapted_closer']}/{r['heldout_examples']} ({share:.0%}) | "
             f"{lp['base']} / {lp['adapted']} ({lp['base_guard']} / {lp['adapted_guard']}) | {r['steps']} | "
-            f"{r['train_seconds']:.0f} | {evals} | {r['compare_seconds']:.0f} | {r['load']} |"
+            f"{r['train_seconds']:.0f} | {evals} | {r['compare_seconds']:.0f} | {_guard(r)} | {r['load']} |"
         )
     return "\n".join([head, *rows])
 
