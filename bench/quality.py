@@ -55,6 +55,16 @@ SETTINGS_KEYS = (
 )
 
 
+def require_dataset(key: str) -> None:
+    """Stop with what to do when a dataset is unknown or its file was not prepared on this machine."""
+    if key not in DATASETS:
+        raise SystemExit(f"Unknown dataset {key!r}: choose from {', '.join(DATASETS)}.")
+    path = DATASETS[key][1]
+    if path is not None and not path.is_file():
+        # Fetched data is never committed: each machine prepares the public subsets once.
+        raise SystemExit(f"{path} is missing: prepare it with `python -m bench.quality_data` (see its help).")
+
+
 @contextmanager
 def fresh_install(data_dir: Path) -> Iterator[None]:
     """Point Lastmile at a new data folder (SQLite, embedded broker, the bundled model) and migrate it."""
@@ -296,9 +306,12 @@ def main(argv: list[str] | None = None) -> None:
         "--keep", type=Path, help="keep each data folder (database, adapter, drafts) under this folder"
     )
     args = parser.parse_args(argv)
+    keys = args.datasets.split(",")
+    for key in keys:
+        require_dataset(key)
     results = []
     began = time.monotonic()
-    for key in args.datasets.split(","):
+    for key in keys:
         load_before = _loadavg()
         with data_folder(key, args.keep) as folder, fresh_install(folder):
             result = upload_and_train(key, args.preset)

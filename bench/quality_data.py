@@ -6,7 +6,8 @@ Run once, with the fetched repositories' git folders (`fetch github:ryanzhumich/
     .venv/bin/python -m bench.quality_data --aeslc /work/.mirror/ryanzhumich+AESLC/repo \
         --airlines /work/.mirror/asappresearch+dialog-intent-induction/repo
 
-It writes `shared/quality/*.jsonl` (committed; each well under 1 MB), one example per line in the columns
+It writes `shared/quality/*.jsonl` (kept out of git: what `fetch` brings is never committed, so each machine
+runs this once), one example per line in the columns
 Lastmile's table import recognises (instruction, input, output, kind). Sources and licences:
 `shared/quality/SOURCES.md`. The same arguments always give the same files.
 """
