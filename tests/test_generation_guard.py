@@ -149,6 +149,12 @@ def piece(token: int) -> str:
     return tokenizer().decode([token])
 
 
+def guard_cuts(text: str) -> bool:
+    """Whether the guard, fed `text` token by token as the decoding loop feeds it, sees a loop in it."""
+    guard = LoopGuard()
+    return any(guard.feed(token, "\n" in piece(token)) for token in ids(text)) or guard.settle()
+
+
 def write(tokens: list[int], limit: int = 10_000, shape: str = FREE) -> tuple[str, str]:
     """(text kept, stop reason) of a draft that would go on with `tokens`, as the decoding loop keeps it."""
     state = RowState(limit, watch(shape), LoopGuard(), [])
@@ -175,14 +181,29 @@ def test_a_loop_that_reaches_the_length_limit_is_cut_too(name: str):
     limit = len(ids(before)) + 36
     text, stop = write(tokens, limit=limit)
     assert stop == "repetition" and len(text) < len(tokenizer().decode(tokens[:limit]))
-    guard = LoopGuard()  # what is kept does not end in a loop, even by the shorter spans
-    assert not any(guard.feed(token) for token in ids(text)) and not guard.settle()
+    assert not guard_cuts(text)  # what is kept does not end in a loop, even by the shorter spans
 
 
 @pytest.mark.parametrize("text", [REPORT, TABLE, INVOICES, AGENDA, RECORDS])
 def test_business_writing_with_repeated_structure_is_never_cut(text: str):
-    guard = LoopGuard()
-    assert not any(guard.feed(token) for token in ids(text)) and not guard.settle()
+    assert not guard_cuts(text)
+
+
+FIGURES = (
+    "## Performance this month\n\n- Consignments delivered: 15 (14.9%)\n"
+    "- Inventory in the warehouse: 100 (15.9%)\n- Brightwater Promise credits: 100 (15.9%)\n"
+)
+
+
+def test_a_line_written_twice_in_a_row_is_cut_after_its_first_copy():
+    # What an adapted monthly report did (bench.quality): the list's last line again, then the report went on.
+    text, stop = write(ids(FIGURES + "- Brightwater Promise credits: 100 (15.9%)\n\n## Exceptions\n\nNone."))
+    assert stop == "repetition" and text.rstrip() == FIGURES.rstrip()
+
+
+def test_short_lines_and_blank_lines_may_repeat():
+    text = "Thanks,\nThanks,\n\n\n\nYes.\nYes.\n" + FIGURES
+    assert write(ids(text)) == (text, "eos") and not guard_cuts(text)
 
 
 @pytest.mark.slow
@@ -190,8 +211,7 @@ def test_no_answer_in_the_sample_data_is_cut():
     answers = [example.output for examples in sample_examples().values() for example in examples]
     assert len(answers) > 40
     for answer in answers:
-        guard = LoopGuard()
-        assert not any(guard.feed(token) for token in ids(answer)) and not guard.settle(), answer[:80]
+        assert not guard_cuts(answer), answer[:80]
 
 
 def test_an_extraction_that_repeats_its_fields_is_cut_before_the_repeat():

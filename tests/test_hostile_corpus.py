@@ -69,9 +69,11 @@ REFUSED: dict[str, tuple[str, ...]] = {
     # Refusing it costs pypdf ~2 s of CPU (reading 100,000 xref entries): a slow machine may time out.
     "pdf_100k_pages": ("has 100,000 pages", TOO_SLOW),
     "pdf_page_count_lie": (TOO_SLOW,),
-    # pdf_huge_object_stream took pypdf minutes before 7.1 (a scan of the whole stream per object); it reads
-    # in about a second now, so it is parsed like any good file.
 }
+# pdf_huge_object_stream took pypdf minutes before 7.1 (a scan of the whole stream per object); it reads in
+# about a second now, so it is parsed like any good file, but on a machine busy with other tests it has taken
+# 3.6 s of CPU: there the CPU limit's own message is the right outcome too (never a crash or a hang).
+PARSED_OR_TOO_SLOW = {"pdf_huge_object_stream"}
 
 
 def corpus_generators() -> list:
@@ -222,6 +224,8 @@ def test_the_hostile_corpus_in_one_batch(corpus, tight_sandbox, celery_worker, c
                 generator,
                 item["message"],
             )
+        elif generator in PARSED_OR_TOO_SLOW and item["status"] == "failed":
+            assert TOO_SLOW in item["message"], (generator, item["message"])
         else:
             assert item["status"] == "parsed" and item["example_count"] > 0, (generator, item)
     # The good files among them are read as if alone.

@@ -163,10 +163,11 @@ class RowState:
         if eos:
             return "eos"
         self.tokens.append(token)
-        if self.guard.feed(token):
+        text = piece(token)
+        if self.guard.feed(token, "\n" in text):
             return "repetition"
         if self.watcher is not None:
-            verdict = self.watcher.feed(piece(token))
+            verdict = self.watcher.feed(text)
             if verdict:
                 # A closed answer ends like an end of turn; a JSON key written again is the fields looping.
                 return "eos" if verdict == COMPLETE else "repetition"

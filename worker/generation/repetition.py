@@ -11,7 +11,9 @@ token and knows three signs of a loop:
 - similar: over FUZZY_ROUNDS rounds of a cycle after its first (and at least FUZZY_SPAN tokens), FUZZY_SHARE
   of the tokens equal the token one round earlier (give or take a token: a changed word may be longer);
 - near: NEAR_SHARE of the last NEAR_WINDOW tokens each end an NGRAM-token sequence the draft already wrote
-  (a long passage repeated, or phrases shuffled around).
+  (a long passage repeated, or phrases shuffled around);
+- line: a line of at least LINE_MIN_TOKENS tokens written twice in a row, to the token (a list of figures
+  gone wrong: "- Credits: 100 (15.9%)" again; seen in an adapted monthly report, bench.quality).
 
 Real documents repeat phrases and structure (bullets that start alike, headers, a repeated sign-off), but
 not for that long: the thresholds were measured against real reports, emails and a change log, and against
@@ -36,6 +38,8 @@ NEAR_SHARE = 0.9
 # or a near loop over SETTLE_WINDOW.
 SETTLE_SPAN = 12
 SETTLE_WINDOW = 32
+# A line this long is never written twice in a row in the real writing the guard was measured on.
+LINE_MIN_TOKENS = 8
 
 
 def _start(bits: list[bool], window: int, share: float) -> int:
@@ -80,12 +84,16 @@ class LoopGuard:
         self.repeated: list[bool] = []  # per token: it ends an n-gram the draft wrote before
         self.near = 0  # repeated n-grams among the last NEAR_WINDOW tokens
         self.keep: int | None = None  # set when a loop is seen: the tokens before its second round
+        self.lines = (0, 0)  # where the line before the current one starts, and where the current one starts
 
-    def feed(self, token: int) -> bool:
-        """Add the draft's next token; True when the draft now ends in a loop (then `keep` is set)."""
+    def feed(self, token: int, ends_line: bool = False) -> bool:
+        """Add the draft's next token (`ends_line`: its text holds a line break); True when the draft now ends
+        in a loop (then `keep` is set)."""
         tokens = self.tokens
         tokens.append(token)
         length = len(tokens)
+        if ends_line and self._line_repeated():
+            return True
         # same[k]: the token k places before this one is this token (k up to MAX_PERIOD + 1).
         same = [True, *(earlier == token for earlier in reversed(tokens[-2 - MAX_PERIOD : -1]))]
         same += [False] * (MAX_PERIOD + 2 - len(same))
@@ -106,6 +114,16 @@ class LoopGuard:
         self.near += repeated - (self.repeated[-1 - NEAR_WINDOW] if length > NEAR_WINDOW else 0)
         self.keep = self._look(MIN_SPAN, FUZZY_SPAN, FUZZY_ROUNDS, NEAR_WINDOW)
         return self.keep is not None
+
+    def _line_repeated(self) -> bool:
+        """At a line's end: whether it repeats the line before it, token for token (then `keep` is set)."""
+        before, start = self.lines
+        line = self.tokens[start:]
+        self.lines = (start, len(self.tokens))
+        if len(line) >= LINE_MIN_TOKENS and self.tokens[before:start] == line:
+            self.keep = start
+            return True
+        return False
 
     def settle(self) -> bool:
         """At the draft's length limit: True (and `keep` set) when it ends in a loop by the shorter spans."""
