@@ -6,6 +6,7 @@ from functools import cache
 
 import pytest
 
+from bench.ingest_accuracy import CORPUS, LABEL_SUFFIX, labels, parse_like_worker
 from tests.test_training_real_model import SMOLLM2, sample_examples
 from worker.generation.decoding import RowState
 from worker.generation.engine import TRAILING
@@ -212,6 +213,28 @@ def test_no_answer_in_the_sample_data_is_cut():
     assert len(answers) > 40
     for answer in answers:
         assert not guard_cuts(answer), answer[:80]
+
+
+# pypdf's pdflatex-outline.pdf prints one blind-text paragraph under every heading: a passage written again
+# word for word, which is what the guard is there to cut in a draft.
+REPEATS_A_PASSAGE = {"pypi-pypdf-pdflatex-outline.pdf"}
+
+
+@pytest.mark.slow
+def test_no_text_of_the_real_corpus_is_cut():
+    """Real writing from outside the project (tests/corpus: replies, quoted mail, reports, tables, change
+    logs) is never taken for a loop, by any of the signs."""
+    texts = [
+        (path.name, text)
+        for label in labels(CORPUS)
+        for path in [label.with_name(label.name[: -len(LABEL_SUFFIX)])]
+        for parsed in parse_like_worker(path)
+        for example in parsed.examples
+        for text in (example.input, example.output)
+        if text.strip()
+    ]
+    assert len(texts) > 200
+    assert {name for name, text in texts if guard_cuts(text)} == REPEATS_A_PASSAGE
 
 
 def test_an_extraction_that_repeats_its_fields_is_cut_before_the_repeat():
