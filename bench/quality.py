@@ -1,6 +1,7 @@
 """Benchmark: does the default preset's adapter write visibly better than the base model? (issue 14)
 
     .venv/bin/python -m bench.quality [--datasets sample,aeslc,airline] [--preset balanced] [--json PATH]
+        [--keep DIR | --again DIR]
 
 Per dataset, in a fresh data folder and SQLite database, through the product's own services (the functions
 the buttons call): the upload (the "Try with sample data" button, or the dataset's file) → the ingest task's
@@ -15,10 +16,16 @@ margin: what the page counts as "adapted closer"); looping drafts (read from the
 bench/quality_metrics.py) and how many the generator's guard stopped; training, evaluation and comparison
 time; and the machine's load. The last line is one JSON object with every number.
 
-Why chrF and not ROUGE-L: chrF (character n-grams, recall-weighted) is what the comparison page already
-shows, so the benchmark measures what the user sees; it is stable on one-line answers (a subject line of
-four words, a class label), where word-level ROUGE-L jumps in steps of 25 %; and it rewards the right words
-in another inflection or order, which ROUGE-L's longest common word subsequence does not.
+`--keep DIR` keeps each dataset's folder (database, adapter, drafts); `--again DIR` takes such folders, writes
+each comparison's drafts again with this tree's decoding (its run and adapter unchanged: no training) and
+measures again, so a change to decoding or metrics is scored on the same adapters.
+
+Why chrF and not ROUGE-L: chrF (character 6-grams, precision and recall weighted alike, β = 1) is what the
+comparison page already shows, so the benchmark measures what the user sees; it is stable on one-line answers
+(a subject line of four words, a class label), where word-level ROUGE-L jumps in steps of 25 %; and it
+rewards the right words in another inflection or order, which ROUGE-L's longest common word subsequence does
+not. β = 1 and not sacrebleu's default 2: recall weighted twice rewarded base drafts that paste the whole
+email over right subject lines (app/evaluation/similarity.py).
 
 Datasets: `sample` (Brightwater Logistics, app/sample_data), `aeslc` (Enron emails → subject lines) and
 `airline` (customer tweets → Delta's replies); sources and licences in shared/quality/SOURCES.md.
@@ -133,7 +140,6 @@ def upload_and_train(key: str, preset: str) -> dict[str, Any]:
     from app.services.example_query import ExampleFilter, matching_ids
     from app.services.health import refresh_health
     from app.settings import get_settings
-    from worker.generation_task import execute_comparison
     from worker.run_task import execute
 
     label, path = DATASETS[key]
@@ -163,14 +169,45 @@ def upload_and_train(key: str, preset: str) -> dict[str, Any]:
         if outcome != "succeeded" or run.state != "succeeded":
             raise SystemExit(f"{key}: the run ended {run.state}: {run.error}")
         comparison_id = comparisons.comparison_for_run(session, run.workspace_id, run_id).id
+    comparison_id, compare_wall = write_drafts(key, comparison_id)
+    return measure(key, run_id, comparison_id, train_wall, compare_wall)
+
+
+def write_drafts(key: str, comparison_id: int) -> tuple[int, float]:
+    """Run the comparison task's body on a queued comparison; (its id, seconds)."""
+    from app.db import session_scope
+    from app.review_models import Comparison
+    from worker.generation_task import execute_comparison
+
     started = time.monotonic()
     execute_comparison(comparison_id)
-    compare_wall = time.monotonic() - started
+    seconds = time.monotonic() - started
     with session_scope() as session:
-        comparison = comparisons.get_comparison(session, actor.workspace.id, comparison_id)
+        comparison = session.get(Comparison, comparison_id)
         if comparison.state != "succeeded":
             raise SystemExit(f"{key}: the comparison ended {comparison.state}: {comparison.error}")
-    return measure(key, run_id, comparison_id, train_wall, compare_wall)
+    return comparison_id, seconds
+
+
+def draft_again(key: str) -> dict[str, Any]:
+    """In a kept folder: the first run's comparison replaced by a new one, written by this tree; measured."""
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.models import Adapter, Run
+    from app.services.comparisons import comparison_for_run, create_comparison
+
+    with session_scope() as session:
+        run = session.scalars(select(Run).order_by(Run.id)).first()
+        if run is None or run.state != "succeeded":
+            raise SystemExit(f"{key}: the kept folder holds no finished run")
+        run_id, run_wall = run.id, (run.finished_at - run.started_at).total_seconds()
+        session.delete(comparison_for_run(session, run.workspace_id, run_id))
+        session.flush()
+        adapter = session.scalars(select(Adapter).where(Adapter.run_id == run_id)).one()
+        comparison_id = create_comparison(session, adapter).id
+    comparison_id, compare_wall = write_drafts(key, comparison_id)
+    return measure(key, run_id, comparison_id, run_wall, compare_wall)
 
 
 @dataclass(frozen=True)
@@ -302,8 +339,12 @@ def main(argv: list[str] | None = None) -> None:
         "--preset", default="balanced", help="the preset to train with (default: the default)"
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
-    parser.add_argument(
+    reuse = parser.add_mutually_exclusive_group()
+    reuse.add_argument(
         "--keep", type=Path, help="keep each data folder (database, adapter, drafts) under this folder"
+    )
+    reuse.add_argument(
+        "--again", type=Path, help="a --keep folder: write the drafts again and measure, without training"
     )
     args = parser.parse_args(argv)
     keys = args.datasets.split(",")
@@ -313,8 +354,12 @@ def main(argv: list[str] | None = None) -> None:
     began = time.monotonic()
     for key in keys:
         load_before = _loadavg()
-        with data_folder(key, args.keep) as folder, fresh_install(folder):
-            result = upload_and_train(key, args.preset)
+        if args.again:
+            with fresh_install(args.again / key):
+                result = draft_again(key)
+        else:
+            with data_folder(key, args.keep) as folder, fresh_install(folder):
+                result = upload_and_train(key, args.preset)
         result["load"] = f"{load_before} → {_loadavg()}"
         results.append(result)
         print(json.dumps(result), file=sys.stderr, flush=True)
