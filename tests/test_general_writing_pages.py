@@ -11,7 +11,8 @@ PAYLOAD = '<script>alert(1)</script> "><img src=x onerror=alert(1)> ZZ{{7*7}}ZZ'
 
 
 def _guard(change: float, worse: bool) -> dict:
-    """A guard result as worker/regression_guard.py stores it, one shown example with a hostile draft."""
+    """A guard result as worker/regression_guard.py stores it, one shown example, with a hostile draft when it
+    warns (drafts are written only then)."""
     example = {
         "kind": "email", "instruction": "Write a short email to a colleague asking to move our meeting.",
         "input": "", "reference": "Hi Mark,\n\nWould it be possible to move our meeting to Thursday?",
@@ -19,6 +20,11 @@ def _guard(change: float, worse: bool) -> dict:
         "adapted": f"Dear client, the Brightwater Promise covers it. {PAYLOAD}",
         "base_stop": "eos", "adapted_stop": "repetition",
     }  # fmt: skip
+    if not worse:
+        example = {
+            key: example[key]
+            for key in ("kind", "instruction", "input", "reference", "base_loss", "adapted_loss")
+        }
     return {
         "items": 42, "base_loss": 1.62, "adapted_loss": round(1.62 * (1 + change), 4), "change": change,
         "rose": 37, "threshold": THRESHOLD, "worse": worse, "examples": [example], "seconds": 8.1,
@@ -74,6 +80,9 @@ def test_an_adapter_that_kept_its_general_writing_says_so_quietly(client, sessio
     assert "noticeably worse" not in words and "notice-warn" not in page
     assert "Where it changed most: 1 of the 42 instructions" in words
     assert '<details class="gw-examples">' in page
+    # No drafts were written for it: the good answer and the losses, without empty draft boxes.
+    assert "Would it be possible to move our meeting" in words and "Base model" not in words
+    assert "Loss on the good answer: base 1.41, with this adapter 2.87." in words
     library = text_of(client.get("/adapters").text)
     assert "Everyday writing Intact (loss on 42 everyday instructions +3% against the base model)" in library
 

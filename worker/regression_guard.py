@@ -4,9 +4,9 @@ The run task calls `check_general_writing` once the adapter is written and befor
 succeeded, so the run page and the adapter library show the result as soon as the adapter appears. It
 scores the bundled everyday instructions (app/evaluation/general_set.py) with both models: each reference
 answer's loss per answer token, scored like the held-out checks (worker/training/evaluation.py: EvalSet;
-the base model's losses come from the database's cache after the first run on that model), and drafts of
-both models for the few instructions where the adapter's loss rose most. The decision and its words are
-app/evaluation/regression_guard.py.
+the base model's losses come from the database's cache after the first run on that model), and, when it
+warns, drafts of both models for the few instructions where the adapter's loss rose most. The decision and
+its words are app/evaluation/regression_guard.py.
 
 It runs on the generation engine (one base load, kept for the comparison task that follows), and never
 fails a run: a guard that cannot run leaves the adapter without a check and logs why.
@@ -84,7 +84,13 @@ def score_general_writing(
         adapted = [total / count for total, count in zip(adapted_sums, tokens, strict=True)]
         decision = judge(base, adapted, tokens)
         shown = worst_items(base, adapted, EXAMPLES_SHOWN)
-        drafts = _drafts(engine, [kept[i] for i in shown], name, [tokens[i] for i in shown])
+        # Drafts are the evidence of a warning; an adapter that passes shows its numbers only, which keeps
+        # the guard to the losses (about half its time) after a normal run.
+        drafts = (
+            _drafts(engine, [kept[i] for i in shown], name, [tokens[i] for i in shown])
+            if decision.worse
+            else []
+        )
     finally:
         # The comparison loads the adapter again from its final folder: this copy would only take room.
         engine.drop_adapter(name)
@@ -92,11 +98,14 @@ def score_general_writing(
         {
             "kind": kept[i].kind, "instruction": kept[i].instruction, "input": kept[i].input,
             "reference": kept[i].output, "base_loss": round(base[i], 4), "adapted_loss": round(adapted[i], 4),
+        }
+        for i in shown
+    ]  # fmt: skip
+    for example, (base_draft, adapted_draft) in zip(examples, drafts, strict=False):
+        example |= {
             "base": base_draft.text, "adapted": adapted_draft.text,
             "base_stop": base_draft.stop, "adapted_stop": adapted_draft.stop,
-        }
-        for i, (base_draft, adapted_draft) in zip(shown, drafts, strict=True)
-    ]  # fmt: skip
+        }  # fmt: skip
     done = time.monotonic()
     return decision.to_dict() | {
         "examples": examples,
