@@ -15,12 +15,12 @@ token and knows three signs of a loop:
 - line: a line of at least LINE_MIN_TOKENS tokens written twice in a row, to the token (a list of figures
   gone wrong: "- Credits: 100 (15.9%)" again; seen in an adapted monthly report, bench.quality).
 
-Real documents repeat phrases and structure (bullets that start alike, headers, a repeated sign-off), but
-not for that long: the thresholds were measured against real reports, emails and a change log, and against
-the loops the bundled model writes (bench/RESULTS.md, "Decoding"). When a loop is seen, the draft keeps what
-it wrote up to the start of the loop's second round: the first round is content, the repeats are the loop. A
-draft that reaches its length limit is looked at once more with shorter spans (`settle`), so that no draft
-ends inside a loop that had no room to grow to the full spans.
+Real documents repeat phrases and structure (bullets that start alike, headers, a repeated sign-off), but not
+for that long: the thresholds were measured against real reports, emails and a change log, and against the
+loops the bundled model writes (bench/RESULTS.md, "Decoding: looping drafts before and after"). When a loop is
+seen, the draft keeps what it wrote up to the start of the loop's second round: the first round is content,
+the repeats are the loop. A draft that reaches its length limit is looked at once more with shorter spans
+(`settle`), so that no draft ends inside a loop that had no room to grow to the full spans.
 """
 
 MAX_PERIOD = 32
