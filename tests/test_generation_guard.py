@@ -202,6 +202,13 @@ def test_a_line_written_twice_in_a_row_is_cut_after_its_first_copy():
     assert stop == "repetition" and text.rstrip() == FIGURES.rstrip()
 
 
+def test_a_draft_that_loops_from_its_first_word_keeps_its_first_round():
+    # A tiny or broken model's draft: one word-like cycle from the start; cutting back to the word's start
+    # would leave nothing to show.
+    text, stop = write(ids("KhKh" * 30))
+    assert stop == "repetition" and text and "KhKhKhKhKh" not in text
+
+
 def test_short_lines_and_blank_lines_may_repeat():
     text = "Thanks,\nThanks,\n\n\n\nYes.\nYes.\n" + FIGURES
     assert write(ids(text)) == (text, "eos") and not guard_cuts(text)

@@ -35,16 +35,16 @@ class RunRequest(Schema):
 
 
 class GeneralExampleOut(Schema):
-    """One everyday instruction where the adapter's loss rose most, with both models' drafts."""
+    """One everyday instruction where the adapter's loss rose most; both drafts when the guard warned."""
 
     kind: str
     instruction: str
     input: str
     reference: str = Field(description="A good answer (written with the set)")
-    base: str
-    adapted: str
-    base_stop: str
-    adapted_stop: str
+    base: str | None = Field(None, description="The base model's draft (written when the guard warns)")
+    adapted: str | None = None
+    base_stop: str | None = None
+    adapted_stop: str | None = None
     base_loss: float
     adapted_loss: float
 

@@ -185,10 +185,13 @@ class RowState:
         # Rotterdam Rotterdam" repeats from "terdam"): the cut moves back to the start of that word, and to
         # the start of its line when that is a few tokens back ("[Your Name]\n[Your Company Name]\n[Your
         # Company Name]" repeats from " Name]"): the draft keeps whole lines of the loop's first round.
+        cut = keep
         while 0 < keep < len(tokens) and _inside_word(piece(tokens[keep - 1]), piece(tokens[keep])):
             keep -= 1
         back = range(keep, max(0, keep - LINE_SNAP), -1)
-        return tokens[: next((k for k in back if "\n" in piece(tokens[k - 1])), keep)]
+        keep = next((k for k in back if "\n" in piece(tokens[k - 1])), keep)
+        # A draft that loops from its first word ("KhKhKh...") keeps its first round rather than nothing.
+        return tokens[: keep or cut]
 
 
 def _inside_word(before: str, after: str) -> bool:
