@@ -14,7 +14,9 @@ from tests.test_upload_service import purge_ingest_queue
 from tests.upload_files import NOTES_MD, REPORT_TXT, TABLE_CSV
 
 pytestmark = pytest.mark.worker
-MESSAGES = 200
+# Enough messages that the mailbox is still being read well after the other upload arrives: it reads about
+# 1,000 messages a second here, hostile subjects included.
+MESSAGES = 4000
 FILE_SECONDS = 30
 
 
@@ -37,7 +39,7 @@ def _batch(session: Session, batch_id: int) -> ImportBatch:
 def test_a_hostile_mailbox_takes_turns_with_another_workspaces_upload(
     short_turns, celery_worker, client, client_as, session: Session
 ):
-    name, data = hostile.mbox_long_subjects(messages=MESSAGES, hostile_every=25)
+    name, data = hostile.mbox_long_subjects(messages=MESSAGES, hostile_every=400)
     started = time.monotonic()
     reply = client.post("/api/uploads", files=[("files", (name, data, "application/mbox"))])
     assert reply.status_code == 202, reply.text
