@@ -437,8 +437,10 @@ def test_runs_past_the_time_limits_fail_with_a_reason_and_the_worker_takes_the_n
     for key, value in limits.items():
         monkeypatch.setenv(key, value)
     chaos_env.update(limits)
-    (stuck,) = _start(session, workspace_id, {"epochs": 100})  # frozen: only the hard limit reaches it
-    (slow,) = _start(session, workspace_id, {"epochs": 100})  # the soft limit stops it
+    # 100 passes over 80 examples: far past the 20 s limit even on a quiet machine (over 8 examples the tiny
+    # model finished in under 20 s).
+    (stuck,) = _start(session, workspace_id, {"epochs": 100}, n_train=80)  # frozen: only the hard limit acts
+    (slow,) = _start(session, workspace_id, {"epochs": 100}, n_train=80)  # the soft limit stops it
     (quick,) = _start(session, workspace_id, {})
     worker = workers().start()
     frozen = holder_pid(_running_at(session, stuck.id, 2, timeout=15))  # before its soft limit
