@@ -29,9 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.quality import DATASETS
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "data" / "models" / "smollm2-135m-instruct"
-AESLC = ROOT / "shared" / "quality" / "aeslc.jsonl"
+AESLC = DATASETS["aeslc"][1]  # the file bench.quality uploads (prepared by bench.quality_data)
 
 
 def load_dataset(key: str) -> tuple[list[Any], list[Any]]:
