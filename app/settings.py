@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # many bytes of mailboxes besides max_upload_bytes of other files.
     max_mailbox_bytes: int = 2 * 1024 * 1024 * 1024
     max_mailbox_messages: int = 5000
+    # Every other request body is capped while it streams in, before it is parsed or spooled: forms and
+    # JSON at `max_request_bytes`; requests that carry whole documents (examples, drafts, completions) at
+    # `max_text_request_bytes` (an example of max_example_chars, escaped as JSON, fits).
+    max_request_bytes: int = 1024 * 1024
+    max_text_request_bytes: int = 4 * 1024 * 1024
     max_archive_entries: int = 2000
     max_archive_expanded_bytes: int = 500 * 1024 * 1024
     max_archive_ratio: int = 100
@@ -74,8 +79,11 @@ class Settings(BaseSettings):
     invite_link_hours: int = 72
     reset_link_hours: int = 24
     # Honour X-Forwarded-Proto/-For/-Host only behind a reverse proxy you run (otherwise clients could
-    # claim HTTPS or another address).
+    # claim HTTPS or another address). Each proxy appends the address it saw to X-Forwarded-For, so only
+    # the right-most `proxy_hops` entries were written by proxies you run; anything left of them is the
+    # client's to choose and is never believed.
     trust_proxy_headers: bool = False
+    proxy_hops: int = Field(default=1, ge=1, le=10)
 
     # Training runs. A run whose heartbeat is older than `run_stale_seconds` lost its worker: it is
     # re-queued (resuming from its last checkpoint) until it has been tried `run_max_attempts` times.

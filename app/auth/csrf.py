@@ -1,8 +1,10 @@
 """CSRF protection: a per-session token (or a pre-session cookie for sign-in forms) plus an Origin check.
 
 Every POST/PUT/PATCH/DELETE must carry the token in the `X-CSRF-Token` header (htmx sends it on every
-request, from `hx-headers` on <body>) or in a `csrf_token` form field (plain forms, via csrf_field()).
-Requests authenticated by a bearer token are exempt: a browser never adds that header on its own.
+request, from `hx-headers` on <body>) or in a `csrf_token` form field (plain forms, via csrf_field()). A
+multipart body is never read before the check: it carries the token in the header or, from a plain form,
+in the action's query string. Requests authenticated by a *valid* bearer token are exempt: a browser never
+adds that header on its own, but any other Authorization header is no reason to skip the check.
 """
 
 from urllib.parse import urlsplit
@@ -11,19 +13,20 @@ from fastapi import Depends, Request
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from app.auth.deps import bearer_token, request_session
-from app.auth.errors import CsrfFailed, NotAuthenticated
-from app.auth.sessions import SESSION_COOKIE, is_https
+from app.auth import api_tokens
+from app.auth.deps import INVALID_TOKEN, bearer_token, request_session
+from app.auth.errors import CsrfFailed, NotAuthenticated, is_api_path
+from app.auth.sessions import SESSION_COOKIE, forwarded_value, is_https
 from app.auth.tokens import random_token, same
 from app.db import get_session
 from app.models import AuthSession
-from app.settings import get_settings
 
 CSRF_COOKIE = "lastmile_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+URLENCODED = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 
 
 def anonymous_csrf_token(request: Request) -> str:
@@ -51,9 +54,7 @@ def csrf_input(token: str) -> Markup:
 
 def own_origin(request: Request) -> str:
     """scheme://host[:port] the browser uses to reach us (forwarded values only behind a trusted proxy)."""
-    host = request.headers.get("host", "")
-    if get_settings().trust_proxy_headers:
-        host = request.headers.get("x-forwarded-host", "").split(",", 1)[0].strip() or host
+    host = forwarded_value(request, "x-forwarded-host") or request.headers.get("host", "")
     return f"{'https' if is_https(request) else 'http'}://{host}".lower()
 
 
@@ -75,12 +76,15 @@ def loaded_session(request: Request, session: Session = Depends(get_session)) ->
 
 
 async def sent_token(request: Request) -> str | None:
-    """The token the request carries: the header, or the form field of a form post."""
+    """The token the request carries: the header, or the form field of a urlencoded form post."""
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
     content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith(FORM_TYPES):
+    if content_type.startswith(MULTIPART):
+        # Uploads may be large: checked before a byte of them is read or spooled.
+        return request.query_params.get(CSRF_FIELD)
+    if content_type.startswith(URLENCODED):
         # Starlette caches the parsed form on the request, so the route reads this same form.
         form = await request.form()
         value = form.get(CSRF_FIELD)
@@ -88,10 +92,30 @@ async def sent_token(request: Request) -> str | None:
     return None
 
 
-async def csrf_protect(request: Request, auth_session: AuthSession | None = Depends(loaded_session)) -> None:
+def valid_bearer(request: Request, session: Session = Depends(get_session)) -> bool:
+    """Whether the request carries a live API token (401 for a bad one on the JSON API)."""
+    raw = bearer_token(request)
+    if raw is None:
+        return False
+    if raw and api_tokens.authenticate_token(session, raw) is not None:
+        return True
+    if is_api_path(request.url.path):
+        raise NotAuthenticated(INVALID_TOKEN)
+    return False
+
+
+async def csrf_protect(
+    request: Request,
+    auth_session: AuthSession | None = Depends(loaded_session),
+    by_token: bool = Depends(valid_bearer),
+) -> None:
     """Global dependency: refuse state-changing requests without the right token or from another site."""
-    if request.method not in UNSAFE_METHODS or bearer_token(request) is not None:
+    if request.method not in UNSAFE_METHODS or by_token:
         return
+    if auth_session is None and is_api_path(request.url.path):
+        # The API is for tokens and signed-in browsers: anyone else is told to authenticate (401), not
+        # that a form expired.
+        raise NotAuthenticated()
     if not origin_ok(request):
         raise CsrfFailed()
     expected = auth_session.csrf_token if auth_session else request.cookies.get(CSRF_COOKIE)

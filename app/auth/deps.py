@@ -16,6 +16,9 @@ from app.models import ROLES, AuthSession, Membership, User, Workspace
 __all__ = ["ROLES", "Actor", "current_actor", "optional_actor", "require_role", "role_at_least"]
 
 WORKSPACE_HEADER = "x-lastmile-workspace"
+INVALID_TOKEN = (
+    "Sign in first: this API token is not valid (mistyped or revoked). Create a new one on your Account page."
+)
 NO_WORKSPACE = "Your account is not a member of any workspace yet. Ask an admin to add you to one."
 
 
@@ -73,10 +76,7 @@ def _actor_from_token(request: Request, session: Session, raw: str) -> tuple[Use
     """The user of an API token and the workspace the request names (or their first one)."""
     token = api_tokens.authenticate_token(session, raw) if raw else None
     if token is None:
-        raise NotAuthenticated(
-            "Sign in first: this API token is not valid (mistyped or revoked). "
-            "Create a new one on your Account page."
-        )
+        raise NotAuthenticated(INVALID_TOKEN)
     memberships = user_memberships(session, token.user_id)
     slug = (request.headers.get(WORKSPACE_HEADER) or "").strip()
     if slug:

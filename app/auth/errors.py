@@ -6,6 +6,19 @@ SIGN_IN_FIRST = "Sign in first: open Lastmile in your browser and sign in, or se
 FORM_EXPIRED = "This form has expired or came from another site; reload the page and try again."
 # Who may do something, by the lowest role that may.
 WHO_MAY = {"reviewer": "all members", "editor": "editors and admins", "admin": "only admins"}
+API_PREFIXES = ("/api/", "/v1/")
+
+
+def is_api_path(path: str) -> bool:
+    """Whether a path belongs to the JSON API (answers are JSON, never pages or redirects)."""
+    return path.startswith(API_PREFIXES) or path in ("/api", "/v1")
+
+
+def openai_error_body(
+    message: str, type_: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict:
+    """An error in the shape OpenAI's clients read: {"error": {"message", "type", "param", "code"}}."""
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
 class NotAuthenticated(Exception):

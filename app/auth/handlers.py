@@ -5,18 +5,11 @@ from urllib.parse import quote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from app.auth.errors import Forbidden, NotAuthenticated
+from app.auth.errors import Forbidden, NotAuthenticated, is_api_path, openai_error_body
 from app.auth.first_run import has_users
 from app.auth.sessions import SESSION_COOKIE, clear_session_cookie
 from app.db import get_sessionmaker
 from app.templating import is_htmx, templates
-
-API_PREFIXES = ("/api/", "/v1/")
-
-
-def is_api_path(path: str) -> bool:
-    """Whether a path belongs to the JSON API (answers are JSON, never pages or redirects)."""
-    return path.startswith(API_PREFIXES) or path in ("/api", "/v1")
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
@@ -64,9 +57,10 @@ def not_authenticated_handler(request: Request, exc: Exception) -> Response:
     """401 JSON for the API, an htmx redirect for partials, a 303 to the sign-in page otherwise."""
     message = exc.message if isinstance(exc, NotAuthenticated) else str(exc)
     if is_api_path(request.url.path):
-        response: Response = JSONResponse(
-            {"detail": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
+        # OpenAI's clients read {"error": {...}} under /v1; Lastmile's own API answers {"detail": ...}.
+        openai = request.url.path.startswith("/v1")
+        body = openai_error_body(message, code="invalid_api_key") if openai else {"detail": message}
+        response: Response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     elif is_htmx(request):
         response = Response(status_code=401, headers={"HX-Redirect": login_url(request)})
     else:

@@ -15,22 +15,36 @@ SESSION_COOKIE = "lastmile_session"
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
+def forwarded_value(request: Request, header: str) -> str | None:
+    """The entry of a proxy header that the nearest trusted proxy wrote, or None when not behind one.
+
+    Proxies append to X-Forwarded-* lists, so the entry `proxy_hops` from the right is the one the
+    outermost proxy we run wrote; entries left of it came from the client and are ignored.
+    """
+    settings = get_settings()
+    if not settings.trust_proxy_headers:
+        return None
+    entries = [entry.strip() for entry in request.headers.get(header, "").split(",")]
+    entries = [entry for entry in entries if entry]
+    if not entries:
+        return None
+    # Fewer entries than hops: the request came in through fewer proxies; the left-most is still theirs.
+    return entries[-min(settings.proxy_hops, len(entries))]
+
+
 def client_ip(request: Request) -> str | None:
-    """The address of the person asking: X-Forwarded-For's first hop only behind a trusted proxy."""
-    if get_settings().trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",", 1)[0].strip()
-        if first:
-            return first[:64]
+    """The address of the person asking: X-Forwarded-For's proxy-written entry only behind a trusted proxy."""
+    forwarded = forwarded_value(request, "x-forwarded-for")
+    if forwarded:
+        return forwarded[:64]
     return request.client.host[:64] if request.client else None
 
 
 def is_https(request: Request) -> bool:
     """Whether the browser talks HTTPS to us (X-Forwarded-Proto counts only behind a trusted proxy)."""
-    if get_settings().trust_proxy_headers:
-        proto = request.headers.get("x-forwarded-proto", "").split(",", 1)[0].strip().lower()
-        if proto:
-            return proto == "https"
+    proto = forwarded_value(request, "x-forwarded-proto")
+    if proto:
+        return proto.lower() == "https"
     return request.url.scheme == "https"
 
 

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from app.curation.records import ExampleRecord
 
 COLUMNS = ("instruction", "input", "output", "kind", "split", "tags")
-# A spreadsheet treats a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet treats a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...); some
+# skip leading line breaks and tabs first, and some read the full-width forms (＝, ＋, －, ＠) as the same.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def _row(record: ExampleRecord) -> dict[str, object]:
@@ -35,7 +36,7 @@ def neutralise_cell(value: str) -> str:
 
 
 def to_csv(records: Iterable[ExampleRecord]) -> str:
-    """CSV with a header row; cells starting with =, +, -, @, tab or CR get a leading apostrophe."""
+    """CSV with a header row; cells a spreadsheet would read as a formula get a leading apostrophe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import Actor, current_actor
-from app.auth.errors import Forbidden, NotAuthenticated
+from app.auth.errors import Forbidden, NotAuthenticated, openai_error_body
 from app.db import get_session, get_sessionmaker
 from app.models import Workspace
 from app.services import adapters as adapters_service
@@ -51,7 +51,7 @@ class OpenAIError(Exception):
 def openai_error_handler(request: Request, exc: Exception) -> Response:
     """{"error": {...}} with the error's status."""
     assert isinstance(exc, OpenAIError)
-    body = {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+    body = openai_error_body(exc.message, exc.type, exc.param, exc.code)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(body, status_code=exc.status, headers=headers)
 

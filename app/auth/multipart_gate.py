@@ -1,0 +1,54 @@
+"""CSRF for multipart bodies, checked before a byte of the body is read.
+
+FastAPI parses a route's form (and spools its files to disk) before it runs any dependency, so the
+global CSRF dependency would see an upload only after it was taken in whole. This middleware refuses a
+multipart request that carries no valid API token and no right CSRF token (header or query string) first.
+"""
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.auth import api_tokens
+from app.auth.body_limit import answer_early
+from app.auth.csrf import CSRF_FIELD, CSRF_HEADER, MULTIPART, UNSAFE_METHODS, origin_ok
+from app.auth.deps import bearer_token
+from app.auth.errors import FORM_EXPIRED, SIGN_IN_FIRST
+from app.auth.sessions import SESSION_COOKIE, load_session
+from app.auth.tokens import same
+from app.db import get_sessionmaker
+
+
+def gate(request: Request) -> tuple[int, str] | None:
+    """None when the request may send its multipart body; else the status and message to refuse it with."""
+    raw = bearer_token(request)
+    with get_sessionmaker()() as session:
+        if raw is not None:
+            if raw and api_tokens.authenticate_token(session, raw) is not None:
+                return None
+            return 401, SIGN_IN_FIRST
+        auth_session = load_session(session, request.cookies.get(SESSION_COOKIE))
+        if auth_session is None:
+            return 401, SIGN_IN_FIRST
+        sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FIELD)
+        if origin_ok(request) and same(sent, auth_session.csrf_token):
+            return None
+    return 403, FORM_EXPIRED
+
+
+class MultipartCsrfGate:
+    """Pure ASGI middleware: multipart requests pass only with a valid token, before their body is read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse an unauthorised multipart request at once; pass everything else on."""
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+            request = Request(scope)
+            if request.headers.get("content-type", "").lower().startswith(MULTIPART):
+                refusal = await to_thread.run_sync(gate, request)
+                if refusal is not None:
+                    await answer_early(scope, send, *refusal)
+                    return
+        await self.app(scope, receive, send)
