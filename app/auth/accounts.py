@@ -3,14 +3,14 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import throttle
 from app.auth.errors import check_role_name
 from app.auth.passwords import hash_password, password_problem, verify_password
 from app.auth.sessions import revoke_user_sessions
-from app.models import Membership, User, Workspace, utcnow
+from app.models import Membership, OneTimeLink, User, Workspace, utcnow
 
 WRONG_CREDENTIALS = "Email or password is wrong. Check both and try again."
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -134,17 +134,39 @@ def sign_in(session: Session, email: str, password: str, ip: str | None) -> Sign
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    """Store a new password and end every session of the user; the caller starts a fresh one, commits."""
+    """Store a new password, end every session of the user and kill their unused one-time links (a reset
+    link made before must not outlive the password it was for); the caller starts a fresh session, commits."""
+    now = utcnow()
     user.password_hash = hash_password(password)
-    user.password_changed_at = utcnow()
+    user.password_changed_at = now
     revoke_user_sessions(session, user.id)
+    session.execute(
+        update(OneTimeLink)
+        .where(OneTimeLink.user_id == user.id, OneTimeLink.used_at.is_(None))
+        .values(used_at=now)
+    )
 
 
-def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> str | None:
+def check_current_password(session: Session, user: User, password: str, ip: str | None) -> str | None:
+    """What is wrong with the current password typed to confirm a change, or None; throttled and counted
+    like sign-in (the same account and address limits), so it is no side door for guessing."""
+    lockout = throttle.check(session, user.email, ip)
+    if lockout is not None:
+        return lockout.message
+    ok, _ = verify_password(password, user.password_hash)
+    throttle.record(session, user.email, ip, ok)
+    # Committed whatever the caller does next: a refused change is rolled back, its failure must count.
+    session.commit()
+    return None if ok else "Your current password is not right. Type it again."
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, confirm: str, ip: str | None = None
+) -> str | None:
     """Change the user's password after checking the current one; returns what is wrong, or None."""
-    ok, _ = verify_password(current, user.password_hash)
-    if not ok:
-        return "Your current password is not right. Type it again."
+    wrong = check_current_password(session, user, current, ip)
+    if wrong:
+        return wrong
     problem = password_problem(new, confirm, email=user.email)
     if problem:
         return problem

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.tokens import as_utc, digest, random_token
@@ -59,3 +59,13 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> bool:
         return False
     row.revoked_at = utcnow()
     return True
+
+
+def revoke_user_tokens(session: Session, user_id: int) -> int:
+    """Revoke every live token of the user (password reset, or asked for on a change); returns how many."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount or 0

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import AccountError, create_user, normalise_email, set_membership, set_password
+from app.auth.api_tokens import revoke_user_tokens
 from app.auth.errors import check_role_name
 from app.auth.tokens import as_utc, digest, random_token
 from app.models import OneTimeLink, User, utcnow
@@ -115,7 +116,9 @@ def accept_invite(session: Session, link: OneTimeLink, name: str, password: str)
 
 
 def use_reset(session: Session, link: OneTimeLink, password: str) -> User:
-    """Set a new password through a reset link (every session of the user ends); the caller commits."""
+    """Set a new password through a reset link: every session and API token of the user ends (whoever
+    needed the reset may have lost them to someone else); the caller commits."""
     set_password(session, link.user, password)
+    revoke_user_tokens(session, link.user_id)
     link.used_at = utcnow()
     return link.user

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import AccountError, change_password, email_problem, normalise_email, sign_in
+from app.auth.api_tokens import list_api_tokens, revoke_user_tokens
 from app.auth.audit import record
 from app.auth.deps import Actor, current_actor, optional_actor, request_session, user_memberships
 from app.auth.errors import Forbidden
@@ -136,9 +137,17 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/account/password", response_class=HTMLResponse)
-def password_page(request: Request, actor: ActorDep, changed: bool = False) -> Response:
-    """The change-password form."""
-    return page(request, "password.html", changed=changed)
+def password_page(
+    request: Request, session: SessionDep, actor: ActorDep, changed: bool = False, tokens: int = 0
+) -> Response:
+    """The change-password form (it offers to revoke the API tokens when there are any)."""
+    return password_form(request, session, actor, changed=changed, tokens_revoked=tokens)
+
+
+def password_form(request: Request, session: Session, actor: Actor, status_code: int = 200, **extra: Any):
+    """The change-password page; `live_tokens` says whether to offer revoking API tokens."""
+    live_tokens = len(list_api_tokens(session, actor.user.id))
+    return page(request, "password.html", status_code=status_code, live_tokens=live_tokens, **extra)
 
 
 @router.post("/account/password")
@@ -149,18 +158,29 @@ def password_submit(
     current_password: FormStr = "",
     new_password: FormStr = "",
     new_password_confirm: FormStr = "",
+    revoke_tokens: FormStr = "",
 ) -> Response:
-    """Change the password; every session of the user ends, this browser gets a fresh one."""
+    """Change the password; every session of the user ends, this browser gets a fresh one; the API tokens
+    are revoked too when asked."""
     if actor.via_token:
         # A token is for scripts; a password is changed by the person, in the browser.
         raise Forbidden("Change your password on the Account page in the browser, not with an API token.")
     user = actor.user
-    problem = change_password(session, user, current_password, new_password, new_password_confirm)
+    ip = client_ip(request)
+    problem = change_password(session, user, current_password, new_password, new_password_confirm, ip)
     if problem is not None:
         session.rollback()
-        return page(request, "password.html", status_code=400, error=problem)
-    record(session, actor, "password_change", target=user.email)
-    return signed_in(request, session, user, "/account/password?changed=1", actor.workspace.id)
+        return password_form(request, session, actor, status_code=400, error=problem)
+    revoked = revoke_user_tokens(session, user.id) if revoke_tokens else 0
+    record(
+        session,
+        actor,
+        "password_change",
+        target=user.email,
+        detail={"tokens_revoked": revoked} if revoked else None,
+    )
+    done = f"/account/password?changed=1&tokens={revoked}" if revoked else "/account/password?changed=1"
+    return signed_in(request, session, user, done, actor.workspace.id)
 
 
 # ---- one-time links ------------------------------------------------------------------------------
