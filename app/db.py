@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,3 +70,21 @@ def insert_for(session: Session):
     """The INSERT construct of the session's database, with its ON CONFLICT clauses (for rows that two
     processes may add at once: the loser's insert is skipped or updates the row instead of failing)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def write_lock(session: Session, name: str) -> None:
+    """Hold the lock called `name` until the session's transaction ends, so read-check-write steps (the
+    first admin, the last admin) run one at a time across processes.
+
+    PostgreSQL: a transaction-level advisory lock on the name's hash. SQLite has one writer at a time, but
+    pysqlite starts a transaction only at the first write, after the checks have read: BEGIN IMMEDIATE
+    takes the write lock before them (waiting out busy_timeout for the holder).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        return
+    driver = connection.connection.driver_connection
+    # Already in a transaction means it has written: SQLite's write lock is held since then.
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

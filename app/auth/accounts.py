@@ -117,14 +117,16 @@ class SignInResult:
 def sign_in(session: Session, email: str, password: str, ip: str | None) -> SignInResult:
     """Check email and password, throttled per account and per address; commits the attempt."""
     email = normalise_email(email)
-    lockout = throttle.check(session, email, ip)
-    if lockout is not None:
-        return SignInResult(None, lockout.message, 429)
+    attempt = throttle.begin(session, email, ip)
+    if attempt.lockout is not None:
+        attempt.finish(session, False)
+        session.commit()
+        return SignInResult(None, attempt.lockout.message, 429)
     user = user_by_email(session, email)
     usable = user is not None and user.is_active
     # Unknown, disabled and not-yet-accepted accounts verify a dummy hash: same time, same message.
     ok, new_hash = verify_password(password, user.password_hash if usable and user else None)
-    throttle.record(session, email, ip, ok)
+    attempt.finish(session, ok)
     if not ok or user is None:
         session.commit()
         return SignInResult(None, WRONG_CREDENTIALS, 400)
@@ -150,13 +152,13 @@ def set_password(session: Session, user: User, password: str) -> None:
 def check_current_password(session: Session, user: User, password: str, ip: str | None) -> str | None:
     """What is wrong with the current password typed to confirm a change, or None; throttled and counted
     like sign-in (the same account and address limits), so it is no side door for guessing."""
-    lockout = throttle.check(session, user.email, ip)
-    if lockout is not None:
-        return lockout.message
-    ok, _ = verify_password(password, user.password_hash)
-    throttle.record(session, user.email, ip, ok)
+    attempt = throttle.begin(session, user.email, ip)
+    ok = attempt.lockout is None and verify_password(password, user.password_hash)[0]
+    attempt.finish(session, ok)
     # Committed whatever the caller does next: a refused change is rolled back, its failure must count.
     session.commit()
+    if attempt.lockout is not None:
+        return attempt.lockout.message
     return None if ok else "Your current password is not right. Type it again."
 
 

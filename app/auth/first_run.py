@@ -1,13 +1,11 @@
 """First run: while no user exists, the first visitor (or `lastmile create-admin`) creates the admin."""
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import AccountError, admin_count, create_user, make_admin_everywhere
+from app.db import write_lock
 from app.models import User, Workspace
-
-# PostgreSQL advisory lock id serialising setup, so two first visitors cannot both become admin.
-SETUP_LOCK_ID = 0x1A57_0001
 
 
 def has_users(session: Session) -> bool:
@@ -15,15 +13,9 @@ def has_users(session: Session) -> bool:
     return session.scalars(select(User.id).limit(1)).first() is not None
 
 
-def _lock_setup(session: Session) -> None:
-    """Serialise concurrent setups (SQLite already allows one writer at a time)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SETUP_LOCK_ID})
-
-
 def create_first_admin(session: Session, email: str, name: str, password: str) -> User:
     """Create the first account, admin of every workspace; AccountError once any user exists."""
-    _lock_setup(session)
+    write_lock(session, "first-admin")  # two first visitors cannot both become admin
     if has_users(session):
         raise AccountError("Lastmile is set up already: sign in, or ask an admin for an account.")
     return _admin(session, email, name, password)
@@ -31,7 +23,7 @@ def create_first_admin(session: Session, email: str, name: str, password: str) -
 
 def create_admin(session: Session, email: str, name: str, password: str, force_new: bool = False) -> User:
     """`lastmile create-admin`: refuses while an admin exists unless `force_new` (a locked-out team)."""
-    _lock_setup(session)
+    write_lock(session, "first-admin")  # two first visitors cannot both become admin
     if admin_count(session) and not force_new:
         raise AccountError(
             "An admin exists already. Sign in as that admin to add people, "

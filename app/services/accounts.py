@@ -19,6 +19,7 @@ from app.auth.audit import record_event
 from app.auth.deps import Actor, user_memberships
 from app.auth.errors import Forbidden
 from app.auth.links import create_invite, create_reset, find_link, link_path
+from app.db import write_lock
 from app.models import ROLES, ApiToken, Membership, OneTimeLink, User, Workspace, utcnow
 from app.services.errors import NotFound
 
@@ -112,11 +113,8 @@ def get_member(session: Session, workspace_id: int, user_id: int) -> Member:
 
 
 def _lock_workspace(session: Session, workspace_id: int) -> None:
-    """Serialise role changes of one workspace, so two admins cannot demote each other at once.
-
-    PostgreSQL locks the workspace row until commit; SQLite allows one writer at a time anyway.
-    """
-    session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+    """Serialise role changes of one workspace, so two admins cannot demote each other at once."""
+    write_lock(session, f"workspace-roles:{workspace_id}")
 
 
 def usable_admin_count(session: Session, workspace_id: int) -> int:
