@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     generation_wait_seconds: float = 300.0
     # The address people open Lastmile at (e.g. https://lastmile.example.com): webhook messages link to it.
     public_url: str = ""
+    # Webhooks go to public internet addresses only; these comma-separated ranges (e.g. "10.20.0.0/16")
+    # are allowed too, for a chat server on the company network.
+    outbound_allow_networks: str = ""
     # SQLite is a file on one machine: the web and the workers can share it only there. Unset, they are
     # taken to share this machine when the broker does (the embedded one, or one on localhost); true says
     # they do (e.g. containers on one host sharing the data folder); false says workers run elsewhere.

@@ -38,8 +38,16 @@ def fast_leases(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 
 @pytest.fixture
-def webhook_inbox():
-    """A real HTTP server on localhost that keeps the JSON bodies POSTed to it; yields (url, bodies)."""
+def webhook_inbox(env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """A real HTTP server on localhost that keeps the JSON bodies POSTed to it; yields (url, bodies).
+
+    Loopback is allowed as a webhook range, as an admin would allow their chat server's network.
+    """
+    from app.settings import get_settings
+
+    monkeypatch.setenv("LASTMILE_OUTBOUND_ALLOW_NETWORKS", "127.0.0.0/8")
+    env["LASTMILE_OUTBOUND_ALLOW_NETWORKS"] = "127.0.0.0/8"  # for the worker started after it
+    get_settings.cache_clear()
     bodies: list[dict] = []
 
     class Inbox(BaseHTTPRequestHandler):

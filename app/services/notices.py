@@ -2,14 +2,13 @@
 
 import logging
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import Notice, Workspace, utcnow
+from app.services.outbound import check_url, post_json
 
 log = logging.getLogger(__name__)
-WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 
 def add_notice(
@@ -50,10 +49,11 @@ def dismiss_notice(session: Session, workspace_id: int, notice_id: int) -> bool:
 
 
 def set_webhook(session: Session, workspace: Workspace, url: str | None) -> None:
-    """Set or clear the workspace's webhook URL (the caller commits); only http(s) URLs are accepted."""
+    """Set or clear the workspace's webhook URL (the caller commits); OutboundRefused (a ValueError) for
+    anything but an http(s) URL of a public server."""
     url = (url or "").strip() or None
-    if url is not None and not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"The webhook address must start with https:// (or http://); it is {url!r}.")
+    if url is not None:
+        check_url(url)
     workspace.webhook_url = url
 
 
@@ -61,9 +61,7 @@ def post_webhook(url: str, message: str, link: str | None) -> bool:
     """POST {"text": message, "link": link} to `url`; failures are logged and never raised."""
     text = f"{message} {link}" if link else message
     try:
-        response = httpx.post(
-            url, json={"text": text, "message": message, "link": link}, timeout=WEBHOOK_TIMEOUT_SECONDS
-        )
+        response = post_json(url, {"text": text, "message": message, "link": link})
         response.raise_for_status()
         return True
     except Exception as exc:  # the run's outcome never depends on a chat service being up
