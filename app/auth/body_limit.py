@@ -54,7 +54,7 @@ class BodyLimitMiddleware:
         limit = body_limit(scope["path"], get_settings())
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await answer_early(scope, send, 413, too_large_message(limit))
+            await _answer_early(scope, send, 413, too_large_message(limit))
             return
         seen = 0
 
@@ -72,7 +72,7 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, send)
 
 
-async def answer_early(scope: Scope, send: Send, status: int, message: str) -> None:
+async def _answer_early(scope: Scope, send: Send, status: int, message: str) -> None:
     """Answer `status` with `message` without reading the body (JSON for the API, plain text for pages);
     the connection closes, so the unread body is never taken in."""
     api = is_api_path(scope["path"])

@@ -7,33 +7,35 @@ multipart request that carries no valid API token and no right CSRF token (heade
 
 from anyio import to_thread
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth import api_tokens
-from app.auth.body_limit import answer_early
 from app.auth.csrf import CSRF_FIELD, CSRF_HEADER, MULTIPART, UNSAFE_METHODS, origin_ok
-from app.auth.deps import bearer_token
-from app.auth.errors import FORM_EXPIRED, SIGN_IN_FIRST
+from app.auth.deps import INVALID_TOKEN, bearer_token
+from app.auth.errors import CsrfFailed, NotAuthenticated
+from app.auth.handlers import forbidden_handler, not_authenticated_handler
 from app.auth.sessions import SESSION_COOKIE, load_session
 from app.auth.tokens import same
 from app.db import get_sessionmaker
 
 
-def gate(request: Request) -> tuple[int, str] | None:
-    """None when the request may send its multipart body; else the status and message to refuse it with."""
+def refusal(request: Request) -> Response | None:
+    """None when the request may send its multipart body; else the answer that refuses it (the same the
+    routes would give: 401 or a sign-in redirect, 403 "form expired")."""
     raw = bearer_token(request)
     with get_sessionmaker()() as session:
         if raw is not None:
             if raw and api_tokens.authenticate_token(session, raw) is not None:
                 return None
-            return 401, SIGN_IN_FIRST
+            return not_authenticated_handler(request, NotAuthenticated(INVALID_TOKEN))
         auth_session = load_session(session, request.cookies.get(SESSION_COOKIE))
         if auth_session is None:
-            return 401, SIGN_IN_FIRST
+            return not_authenticated_handler(request, NotAuthenticated())
         sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FIELD)
         if origin_ok(request) and same(sent, auth_session.csrf_token):
             return None
-    return 403, FORM_EXPIRED
+    return forbidden_handler(request, CsrfFailed())
 
 
 class MultipartCsrfGate:
@@ -47,8 +49,8 @@ class MultipartCsrfGate:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
             request = Request(scope)
             if request.headers.get("content-type", "").lower().startswith(MULTIPART):
-                refusal = await to_thread.run_sync(gate, request)
-                if refusal is not None:
-                    await answer_early(scope, send, *refusal)
+                refused = await to_thread.run_sync(refusal, request)
+                if refused is not None:
+                    await refused(scope, receive, send)
                     return
         await self.app(scope, receive, send)
