@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # drafts and API completions may ask for up to `generation_max_new_tokens`.
     comparison_max_new_tokens: int = 768
     generation_max_new_tokens: int = 1024
+    # Drafts and API completions waiting or being written at once, per person and per workspace: the
+    # workers are shared, so one script must not queue an afternoon of work ahead of everyone else.
+    generation_max_queued_per_user: int = 5
+    generation_max_queued_per_workspace: int = 20
     # How long the OpenAI-compatible endpoint waits for a worker's answer before it gives up (504).
     generation_wait_seconds: float = 300.0
     # The address people open Lastmile at (e.g. https://lastmile.example.com): webhook messages link to it.

@@ -1,4 +1,4 @@
-"""Application-wide exception handlers: a missing object answers 404 and refused fields 422.
+"""Application-wide exception handlers: a missing object answers 404, refused fields 422, a full queue 429.
 
 Routes call the services and let `NotFound`, `FieldErrors` and the upload service's `InvalidRequest`
 propagate; these handlers turn them into the JSON answer (paths under /api) or the page that says what
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from app.db import get_sessionmaker
 from app.routes.uploads import missing
 from app.routes.views import not_found
-from app.services.errors import FieldErrors, NotFound
+from app.services.errors import FieldErrors, NotFound, TooManyQueued
 from app.services.uploads import InvalidRequest
 
 # The first path segment of each page names the section its not-found page links back to.
@@ -63,6 +63,8 @@ async def field_errors_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, FieldErrors) or not is_api(request):
         # Pages show refused values in their own forms; one that gets here is a bug (a 500).
         raise exc
+    if isinstance(exc, TooManyQueued):
+        return JSONResponse({"detail": exc.message}, status_code=429)
     errors = [
         {"type": "value_error", "loc": ("body", field), "msg": msg, "input": None}
         for field, msg in exc.errors.items()

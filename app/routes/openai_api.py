@@ -25,7 +25,7 @@ from app.models import Workspace
 from app.services import adapters as adapters_service
 from app.services import generation_requests as generations
 from app.services import model_catalog as catalog
-from app.services.errors import FieldErrors, NotFound
+from app.services.errors import FieldErrors, NotFound, TooManyQueued
 from app.settings import get_settings
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -127,6 +127,8 @@ def _queue(actor: Actor, chat: ChatRequest) -> int:
                 max_new_tokens=chat.max_tokens or chat.max_completion_tokens or DEFAULT_MAX_TOKENS,
                 temperature=chat.temperature or 0.0, seed=chat.seed or 0,
             )  # fmt: skip
+        except TooManyQueued as exc:
+            raise OpenAIError(429, exc.message, "requests", code="rate_limit_exceeded") from None
         except FieldErrors as exc:
             field, message = next(iter(exc.errors.items()))
             raise OpenAIError(400, message, param=PARAMS.get(field, field)) from None

@@ -12,3 +12,12 @@ class FieldErrors(ValueError):
         """Keep the per-field messages; the exception text joins them."""
         super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
         self.errors = errors
+
+
+class TooManyQueued(FieldErrors):
+    """A limit on waiting jobs is reached: asked again once some have finished (429, not 422)."""
+
+    def __init__(self, message: str) -> None:
+        """One message, under the "queue" field."""
+        super().__init__({"queue": message})
+        self.message = message

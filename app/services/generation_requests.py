@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from app.db import get_sessionmaker
 from app.models import BaseModel, Run, utcnow
 from app.review_models import Comparison, Generation
+from app.services import model_catalog as catalog
 from app.services.adapters import get_adapter
-from app.services.errors import FieldErrors, NotFound
+from app.services.errors import FieldErrors, NotFound, TooManyQueued
 from app.services.job_queue import publish_job
 from app.services.lookup import get_owned
 from app.settings import get_settings
@@ -101,6 +102,11 @@ def request_generation(
     model = session.get(BaseModel, base_model_id) if base_model_id is not None else None
     if model is None or (model.workspace_id not in (None, workspace_id)) or not model.enabled:
         raise FieldErrors({"base_model_id": "Pick a base model or an adapter."})
+    # The same check a run gets: a model no worker can hold would wait in the queue for ever.
+    fit, capacity = catalog.worker_for(session, model)
+    if fit is False and capacity is not None:
+        raise FieldErrors({"base_model_id": catalog.too_large_message(model, capacity)})
+    check_queue_quota(session, workspace_id, user_id)
     generation = Generation(
         workspace_id=workspace_id, created_by=user_id, base_model_id=model.id, adapter_id=adapter_id,
         adapter_name=adapter_name, purpose=purpose, messages=clean,
@@ -113,6 +119,24 @@ def request_generation(
     # or is lost is made again by the reaper: the row is the record).
     publish_job(Generation, generation.id)
     return generation
+
+
+def check_queue_quota(session: Session, workspace_id: int, user_id: int | None) -> None:
+    """TooManyQueued when the person or the workspace has as many unfinished generations as allowed."""
+    settings = get_settings()
+    unfinished = select(func.count()).select_from(Generation).where(Generation.state.not_in(FINISHED))
+    mine = session.scalar(unfinished.where(Generation.created_by == user_id)) if user_id is not None else 0
+    if (mine or 0) >= settings.generation_max_queued_per_user:
+        raise TooManyQueued(
+            f"You have {mine} drafts or completions waiting or being written; the limit is "
+            f"{settings.generation_max_queued_per_user}. Ask again once one has finished."
+        )
+    ours = session.scalar(unfinished.where(Generation.workspace_id == workspace_id)) or 0
+    if ours >= settings.generation_max_queued_per_workspace:
+        raise TooManyQueued(
+            f"This workspace has {ours} drafts or completions waiting or being written; the limit is "
+            f"{settings.generation_max_queued_per_workspace}. Ask again once some have finished."
+        )
 
 
 def get_generation(session: Session, workspace_id: int, generation_id: int) -> Generation:
