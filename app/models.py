@@ -279,7 +279,31 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The one workspace the token works in, chosen when it is made (None: made before tokens had one;
+    # such a token is refused with a message saying to make a new one).
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     user: Mapped[User] = relationship(lazy="joined")
+    workspace: Mapped[Workspace | None] = relationship(lazy="joined")
+
+
+class MembershipOffer(Base):
+    """A workspace's offer of membership to an existing account: it becomes a Membership only when the
+    account's owner accepts it while signed in (an admin never adds someone without their consent)."""
+
+    __tablename__ = "membership_offers"
+    __table_args__ = (
+        UniqueConstraint("user_id", "workspace_id", name="uq_membership_offers_user_workspace"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="reviewer")
+    offered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    workspace: Mapped[Workspace] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class LoginAttempt(Base):

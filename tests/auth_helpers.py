@@ -1,7 +1,9 @@
 """Test helpers for accounts: users with a role in a workspace, and TestClients signed in as them."""
 
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from sqlalchemy import select
@@ -101,3 +103,31 @@ def form_token(html: str) -> str:
     match = CSRF_INPUT.search(html)
     assert match, "no csrf_token field on the page"
     return match.group(1)
+
+
+def api_token(session: Session, user, name: str = "script", workspace: str | int | None = None):
+    """A new API token of `user` (committed) for `workspace` (None: the user's first membership, by id);
+    returns the raw token and its row."""
+    from app.auth.api_tokens import create_api_token
+    from app.models import Membership
+
+    if workspace is None:
+        mine = select(Membership.workspace_id).where(Membership.user_id == user.id)
+        workspace_id = session.scalars(mine.order_by(Membership.workspace_id)).first()
+    else:
+        workspace_id = workspace_for(session, workspace)
+    raw, row = create_api_token(session, user, name, workspace_id)
+    session.commit()
+    return raw, row
+
+
+def at_once(jobs: list) -> list:
+    """Run the callables at once (released together by a barrier); returns their results in order."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        barrier.wait()
+        return job()
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(run, jobs))

@@ -28,7 +28,8 @@ DATA_TABLES = (
     "base_models",
     "dataset_snapshots", "dataset_examples", "datasets", "example_flags", "example_tags", "examples",
     "import_items", "import_batches", "documents",
-    "audit_events", "login_attempts", "api_tokens", "one_time_links", "auth_sessions", "memberships", "users",
+    "audit_events", "login_attempts", "api_tokens", "one_time_links", "auth_sessions", "membership_offers",
+    "memberships", "users",
 )  # fmt: skip
 
 

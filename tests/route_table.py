@@ -618,10 +618,10 @@ def _model_id(call: Call) -> int:
 
 def api_token_for(session: Session, user_id: int) -> int:
     """A fresh live API token of the user; its id."""
-    from app.auth.api_tokens import create_api_token
     from app.models import User
+    from tests.auth_helpers import api_token
 
-    _, row = create_api_token(session, session.get(User, user_id), "matrix")
+    _, row = api_token(session, session.get(User, user_id), "matrix")
     session.commit()
     return row.id
 

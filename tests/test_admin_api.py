@@ -34,11 +34,10 @@ def test_workspaces_and_members_through_the_api(client, anon_client, session):
     renamed = script.patch(f"/api/workspaces/{legal['id']}", json={"name": "Legal team"}).json()
     assert (renamed["name"], renamed["slug"]) == ("Legal team", "legal")
 
-    # The request chooses its workspace by short name; the invite goes into it.
+    # The invite names its workspace (the token itself works in the default one only).
     invite = script.post(
         "/api/users",
-        json={"email": "ann@example.com", "name": "Ann", "role": "editor"},
-        headers={"X-Lastmile-Workspace": "legal"},
+        json={"email": "ann@example.com", "name": "Ann", "role": "editor", "workspace_id": legal["id"]},
     )
     assert invite.status_code == 201
     link = invite.json()
@@ -75,7 +74,12 @@ def test_workspaces_and_members_through_the_api(client, anon_client, session):
         f"/api/workspaces/{client.workspace_id}/members",
         json={"email": "ann@example.com", "role": "reviewer"},
     )
-    assert added.status_code == 201 and role_of(session, ann_id, client.workspace_id) == "reviewer"
+    assert added.status_code == 202 and added.json()["state"] == "offered"
+    assert role_of(session, ann_id, client.workspace_id) is None
+    # Ann joins only once she accepts, signed in (anon_client holds her session since the invite).
+    ann_csrf = {"X-CSRF-Token": form_token(anon_client.get("/account").text)}
+    accepted = anon_client.post(f"/api/offers/{added.json()['id']}/accept", headers=ann_csrf)
+    assert accepted.status_code == 200 and role_of(session, ann_id, client.workspace_id) == "reviewer"
     users = {u["email"]: u for u in script.get("/api/users").json()}
     assert {m["workspace_slug"] for m in users["ann@example.com"]["memberships"]} == {"legal", _slug(session)}
 
@@ -90,7 +94,8 @@ def test_workspaces_and_members_through_the_api(client, anon_client, session):
         script.delete(f"/api/workspaces/{legal['id']}", params={"confirm": "Legal team"}).status_code == 204
     )
     assert script.get(f"/api/workspaces/{legal['id']}/members").status_code == 404
-    assert {"add_member", "remove_member", "delete_workspace"} <= set(actions(session, client.workspace_id))
+    logged = set(actions(session, client.workspace_id))
+    assert {"offer_membership", "accept_membership", "remove_member", "delete_workspace"} <= logged
     script.close()
 
 

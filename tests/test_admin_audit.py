@@ -2,7 +2,6 @@
 and only to the workspace's admins."""
 
 from tests.admin_helpers import HTMX, actions, issued_path, name_restored
-from tests.auth_helpers import make_user
 
 
 def test_every_admin_action_records_an_event(client, client_as, session):
@@ -14,11 +13,17 @@ def _every_admin_action_records_an_event(client, client_as, session):
     """The body of the test above (it renames the default workspace)."""
     ws = client.workspace_id
     members = f"/workspaces/{ws}/members"
-    bob = make_user(session, None, email="bob@example.com", name="Bob")
+    from sqlalchemy import select
+
+    from app.models import MembershipOffer, User
+
+    bob_browser = client_as(None, email="bob@example.com")
+    bob = session.get(User, bob_browser.user_id)
     editor = client_as("editor")
 
     issued_path(client.post(f"/workspaces/{ws}/invites", data={"email": "ann@example.com"}).text)
     client.post(members, data={"email": "bob@example.com", "role": "reviewer"})
+    bob_browser.post(f"/account/offers/{session.scalars(select(MembershipOffer.id)).one()}/accept")
     client.post(f"{members}/{bob.id}/role", data={"role": "editor"}, headers=HTMX)
     client.post(f"{members}/{editor.user_id}/reset-link")
     client.post(f"{members}/{bob.id}/remove", headers=HTMX)
@@ -31,7 +36,8 @@ def _every_admin_action_records_an_event(client, client_as, session):
 
     assert actions(session, ws) == [
         "invite",
-        "add_member",
+        "offer_membership",
+        "accept_membership",
         "role_change",
         "reset_link",
         "remove_member",

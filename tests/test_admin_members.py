@@ -50,11 +50,18 @@ def test_invite_then_accept_then_sign_in(client, anon_client, session):
     assert "invite" in actions(session, client.workspace_id)
 
 
-def test_inviting_an_existing_account_says_to_add_it_instead(client, session):
-    make_user(session, None, email="bob@example.com")
+def test_inviting_an_existing_account_makes_an_offer_and_leaves_its_password_alone(client, session):
+    from app.models import MembershipOffer, OneTimeLink, User
+
+    bob = make_user(session, None, email="bob@example.com")
+    before = bob.password_hash
     page = client.post(f"/workspaces/{client.workspace_id}/invites", data={"email": "bob@example.com"})
-    assert page.status_code == 409
-    assert "already has an account" in page.text and "Add an existing account" in page.text
+    assert page.status_code == 200 and "Offer sent" in page.text and "bob@example.com" in page.text
+    session.expire_all()
+    assert session.get(User, bob.id).password_hash == before
+    assert session.scalars(select(OneTimeLink)).all() == []
+    assert session.scalars(select(MembershipOffer.user_id)).all() == [bob.id]
+    assert role_of(session, bob.id, client.workspace_id) is None
     refused = client.post(f"/workspaces/{client.workspace_id}/invites", data={"email": "not-an-email"})
     assert refused.status_code == 422 and "is not an email address" in refused.text
 
@@ -92,7 +99,8 @@ def test_reset_link_refused_when_the_person_is_also_in_a_workspace_you_do_not_ad
     make_user(session, "reviewer", client.workspace_id, email=other.user_email)
     page = client.post(f"{_members(client)}/{other.user_id}/reset-link")
     assert page.status_code == 403
-    assert "also a member of Legal" in page.text and "Members of" in page.text
+    # Which other workspaces they belong to is not this admin's to know.
+    assert "also a member of a workspace you do not administer" in page.text and "Legal" not in page.text
     assert "reset_link" not in actions(session, client.workspace_id)
 
 
@@ -116,11 +124,10 @@ def test_the_last_admin_can_be_neither_demoted_nor_removed(client, client_as, se
     assert client.delete(f"/api/workspaces/{client.workspace_id}/members/{me}").status_code == 409
 
     # An invited admin who has not chosen a password yet cannot sign in: it does not count.
-    client.post(f"/workspaces/{client.workspace_id}/invites", data={"email": "pending@example.com"})
-    added = client.post(
-        _members(client), data={"email": "pending@example.com", "role": "admin"}, follow_redirects=False
+    invited = client.post(
+        f"/workspaces/{client.workspace_id}/invites", data={"email": "pending@example.com", "role": "admin"}
     )
-    assert added.status_code == 303
+    assert invited.status_code == 201
     assert client.post(f"{_members(client)}/{me}/role", data={"role": "editor"}).status_code == 409
 
     # With a second admin who can sign in, the first may step down; their page then moves on.
@@ -152,13 +159,26 @@ def test_a_role_change_applies_on_the_next_request(client, client_as, session):
     assert refused.status_code == 422 and "not a role" in refused.text
 
 
-def test_add_an_existing_account_and_remove_it(client, session):
-    user = make_user(session, None, email="carl@example.com", name="Carl")
+def test_an_existing_account_joins_only_when_it_accepts_and_can_be_removed(client, client_as, session):
+    carl = client_as(None, email="carl@example.com")
+    user_id = carl.user_id
     added = client.post(
         _members(client), data={"email": "CARL@example.com", "role": "reviewer"}, follow_redirects=False
     )
-    assert added.status_code == 303 and added.headers["location"].endswith("?done=added")
-    assert role_of(session, user.id, client.workspace_id) == "reviewer"
+    assert added.status_code == 303 and added.headers["location"].endswith("?done=offered")
+    assert role_of(session, user_id, client.workspace_id) is None
+    assert "carl@example.com" in client.get(_members(client)).text  # listed under Offers
+    # Carl belongs to no workspace yet: the offers page is open to him, and accepting it makes him a member.
+    offers = carl.get("/account/offers")
+    assert offers.status_code == 200 and "Accept" in offers.text
+    from app.models import MembershipOffer, User
+
+    offer_id = session.scalars(select(MembershipOffer.id)).one()
+    accepted = carl.post(f"/account/offers/{offer_id}/accept", follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/account?done=joined"
+    assert role_of(session, user_id, client.workspace_id) == "reviewer"
+    assert "You joined the workspace" in carl.get("/account?done=joined").text
+    user = session.get(User, user_id)
 
     twice = client.post(_members(client), data={"email": "carl@example.com", "role": "editor"})
     assert twice.status_code == 409 and "already a member" in twice.text
@@ -169,7 +189,11 @@ def test_add_an_existing_account_and_remove_it(client, session):
     assert row.status_code == 200 and "Carl was removed" in row.text
     assert role_of(session, user.id, client.workspace_id) is None
     assert client.post(f"{_members(client)}/{user.id}/remove").status_code == 404
-    assert actions(session, client.workspace_id)[-2:] == ["add_member", "remove_member"]
+    assert actions(session, client.workspace_id)[-3:] == [
+        "offer_membership",
+        "accept_membership",
+        "remove_member",
+    ]
 
 
 def test_open_invites_can_get_a_new_link_or_be_cancelled(client, anon_client, session):

@@ -82,9 +82,7 @@ def test_the_run_webhook_is_set_on_the_settings_form(client_as, session):
     assert saved.status_code == 200
     session.expire_all()
     assert session.get(Workspace, admin.workspace_id).webhook_url == "https://93.184.215.14/h/1"
-    assert (
-        'value="https://93.184.215.14/h/1"' in admin.get(f"/workspaces/{admin.workspace_id}/members").text
-    )
+    assert 'value="https://93.184.215.14/h/1"' in admin.get(f"/workspaces/{admin.workspace_id}/members").text
     refused = admin.post(url, data={"name": "Renamed", "webhook_url": "ftp://example.com"})
     assert refused.status_code == 422 and "must start with https://" in refused.text
     session.expire_all()

@@ -62,11 +62,11 @@ def test_a_cross_site_origin_or_referer_is_refused_even_with_the_token(client, s
 
 
 def test_bearer_token_requests_need_no_csrf_token(client, anon_client, session):
-    from app.auth.api_tokens import create_api_token
     from app.models import User
+    from tests.auth_helpers import api_token
 
     user = session.get(User, client.user_id)
-    raw, _ = create_api_token(session, user, "script")
+    raw, _ = api_token(session, user, "script")
     session.commit()
     response = anon_client.post(
         "/api/datasets", json={"name": "From a script"}, headers={"Authorization": f"Bearer {raw}"}

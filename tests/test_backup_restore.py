@@ -88,10 +88,9 @@ def test_an_online_backup_restores_into_a_fresh_instance_that_works(
     env, client, session: Session, workspace_id: int, fresh_instance, tmp_path, monkeypatch
 ):
     """Back up while uploads keep arriving; restore elsewhere; sign in, read, download and upload there."""
-    from app.auth.api_tokens import create_api_token
-    from tests.auth_helpers import make_user
+    from tests.auth_helpers import api_token, make_user
 
-    token, _ = create_api_token(session, make_user(session, "editor"), "backup test")
+    token, _ = api_token(session, make_user(session, "editor"), "backup test")
     session.commit()
     batch = client.post(
         "/api/uploads", files=[("files", ("report.txt", REPORT_TXT)), ("files", ("t.csv", TABLE_CSV))]

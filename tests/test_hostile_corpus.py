@@ -316,10 +316,9 @@ def _peak_rss(pid: int) -> int:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_500_mb_upload_is_streamed_and_refused_for_its_size(env, session: Session, tmp_path: Path):
     """A real web process receives 500 MB streamed from disk, keeps 50 MB of it at most, and says why."""
-    from app.auth.api_tokens import create_api_token
-    from tests.auth_helpers import make_user
+    from tests.auth_helpers import api_token, make_user
 
-    raw, _ = create_api_token(session, make_user(session, "editor"), "hostile")
+    raw, _ = api_token(session, make_user(session, "editor"), "hostile")
     session.commit()
     path = hostile.write_long_line(tmp_path / "one-line.txt")
     with lastmile_serve(env, tmp_path) as server:

@@ -18,10 +18,9 @@ __all__ = ["no_queued_runs"]
 
 def _token(session, role: str = "reviewer", workspace=None) -> str:
     """A fresh API token of a new user with `role`."""
-    from app.auth.api_tokens import create_api_token
-    from tests.auth_helpers import make_user
+    from tests.auth_helpers import api_token, make_user
 
-    raw, _ = create_api_token(session, make_user(session, role, workspace), "openai")
+    raw, _ = api_token(session, make_user(session, role, workspace), "openai")
     session.commit()
     return raw
 

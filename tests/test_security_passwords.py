@@ -9,9 +9,9 @@ NEW = "a brand new secret"
 
 
 def _token(session, user) -> str:
-    from app.auth.api_tokens import create_api_token
+    from tests.auth_helpers import api_token
 
-    raw, _ = create_api_token(session, user, "nightly export")
+    raw, _ = api_token(session, user, "nightly export")
     session.commit()
     return raw
 

@@ -1,26 +1,11 @@
 """Read-check-write steps under real concurrent requests, on SQLite and PostgreSQL: one first admin, never
 zero admins, and the sign-in limit holds."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 from sqlalchemy import func, select
 
-from tests.auth_helpers import form_token, make_user
+from tests.auth_helpers import at_once, form_token, make_user
 
 ROUNDS = 6
-
-
-def _together(jobs: list) -> list:
-    """Run the callables at once (released together by a barrier); returns their results in order."""
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        barrier.wait()
-        return job()
-
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def test_concurrent_setups_create_exactly_one_admin(env, session):
@@ -39,7 +24,7 @@ def test_concurrent_setups_create_exactly_one_admin(env, session):
             "password": "a long enough secret", "password_confirm": "a long enough secret",
         }  # fmt: skip
         jobs.append(lambda c=client, d=data: c.post("/setup", data=d, follow_redirects=False).status_code)
-    statuses = _together(jobs)
+    statuses = at_once(jobs)
     for client in clients:
         client.close()
     session.expire_all()
@@ -55,7 +40,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(client_as, sessi
         slug = f"team-{round_}"
         ann, bob = client_as("admin", slug), client_as("admin", slug)
         path = f"/api/workspaces/{ann.workspace_id}/members"
-        statuses = _together(
+        statuses = at_once(
             [
                 lambda a=ann, b=bob, p=path: a.patch(f"{p}/{b.user_id}", json={"role": "editor"}).status_code,
                 lambda a=ann, b=bob, p=path: b.patch(f"{p}/{a.user_id}", json={"role": "editor"}).status_code,
@@ -84,7 +69,7 @@ def test_concurrent_wrong_passwords_stop_at_the_limit(anon_client, session, monk
         data = {"email": "eve@example.com", "password": f"guess number {i}", "csrf_token": ""}
         data["csrf_token"] = form_token(client.get("/login").text)
         jobs.append(lambda c=client, d=data: c.post("/login", data=d).status_code)
-    statuses = _together(jobs)
+    statuses = at_once(jobs)
     for client in clients:
         client.close()
     assert statuses.count(400) <= 5 and statuses.count(400) + statuses.count(429) == 16, statuses

@@ -71,10 +71,9 @@ def _files_in(root: Path) -> set[Path]:
 @pytest.mark.slow
 def test_kill_9_during_uploads_keeps_what_was_confirmed_and_nothing_else(env, session: Session, tmp_path):
     """Eight uploads under way when the web dies: confirmed ones are whole, the others left nothing."""
-    from app.auth.api_tokens import create_api_token
-    from tests.auth_helpers import make_user
+    from tests.auth_helpers import api_token, make_user
 
-    token, _ = create_api_token(session, make_user(session, "editor"), "crash test")
+    token, _ = api_token(session, make_user(session, "editor"), "crash test")
     session.commit()
     noise = random.Random(11)
     # Small files trickled over 0.2-2.3 s, big ones over 20 s: the web dies once two uploads are

@@ -15,11 +15,12 @@ MAX_NAME_CHARS = 200
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
-def create_api_token(session: Session, user: User, name: str) -> tuple[str, ApiToken]:
-    """A new token for `user`; returns the raw token (show it once, never again) and the row."""
+def create_api_token(session: Session, user: User, name: str, workspace_id: int) -> tuple[str, ApiToken]:
+    """A new token of `user` for one workspace; returns the raw token (shown once only) and the row."""
     raw = TOKEN_PREFIX + random_token()
     row = ApiToken(
         user_id=user.id,
+        workspace_id=workspace_id,
         name=(name.strip() or "API token")[:MAX_NAME_CHARS],
         token_sha256=digest(raw),
         prefix=raw[:SHOWN_PREFIX_CHARS],

@@ -19,7 +19,10 @@ WORKSPACE_HEADER = "x-lastmile-workspace"
 INVALID_TOKEN = (
     "Sign in first: this API token is not valid (mistyped or revoked). Create a new one on your Account page."
 )
-NO_WORKSPACE = "Your account is not a member of any workspace yet. Ask an admin to add you to one."
+NO_WORKSPACE = (
+    "Your account is not a member of any workspace yet. Ask an admin to add you to one; "
+    "their offer then waits for you at /account/offers."
+)
 
 
 def role_at_least(role: str, minimum: str) -> bool:
@@ -73,25 +76,25 @@ def bearer_token(request: Request) -> str | None:
 
 
 def _actor_from_token(request: Request, session: Session, raw: str) -> tuple[User, Membership]:
-    """The user of an API token and the workspace the request names (or their first one)."""
+    """The user of an API token and the one workspace the token was made for."""
     token = api_tokens.authenticate_token(session, raw) if raw else None
     if token is None:
         raise NotAuthenticated(INVALID_TOKEN)
     memberships = user_memberships(session, token.user_id)
+    chosen = next((m for m in memberships if m.workspace_id == token.workspace_id), None)
+    if chosen is None:
+        # Made before tokens had a workspace, or the person has left it: the token reaches nothing, and
+        # never silently another workspace the person joined since.
+        raise Forbidden(
+            "This API token works in no workspace you are a member of now. "
+            "Create a new token on your Account page and choose its workspace."
+        )
     slug = (request.headers.get(WORKSPACE_HEADER) or "").strip()
-    if slug:
-        chosen = next((m for m in memberships if m.workspace.slug == slug), None)
-        if chosen is None:
-            # The same answer whether the workspace exists or not: nothing leaks about other teams.
-            yours = ", ".join(m.workspace.slug for m in memberships) or "none"
-            raise Forbidden(
-                f"You are not a member of a workspace called '{slug}'. "
-                f"Check the X-Lastmile-Workspace header; your workspaces: {yours}."
-            )
-    elif memberships:
-        chosen = min(memberships, key=lambda m: m.workspace_id)
-    else:
-        raise Forbidden(NO_WORKSPACE)
+    if slug and slug != chosen.workspace.slug:
+        raise Forbidden(
+            f"This API token works only in the workspace '{chosen.workspace.slug}'. "
+            "Leave out the X-Lastmile-Workspace header, or use a token made for the other workspace."
+        )
     request.state.memberships = memberships
     return token.user, chosen
 
@@ -134,6 +137,19 @@ def current_actor(request: Request, session: Session = Depends(get_session)) -> 
     )
     request.state.actor = actor
     return actor
+
+
+def browser_user(request: Request, session: Session = Depends(get_session)) -> User:
+    """The person signed in on this browser, with or without a workspace (answering membership offers);
+    never by API token: a token (perhaps leaked) must not join its owner to workspaces."""
+    if bearer_token(request) is not None:
+        raise Forbidden(
+            "Answer workspace invitations on your Account page in the browser, not with an API token."
+        )
+    auth_session = request_session(request, session)
+    if auth_session is None:
+        raise NotAuthenticated()
+    return auth_session.user
 
 
 def optional_actor(request: Request, session: Session = Depends(get_session)) -> Actor | None:

@@ -9,6 +9,7 @@ from app.auth.accounts import AccountError, create_user, normalise_email, set_me
 from app.auth.api_tokens import revoke_user_tokens
 from app.auth.errors import check_role_name
 from app.auth.tokens import as_utc, digest, random_token
+from app.db import write_lock
 from app.models import OneTimeLink, User, utcnow
 from app.settings import get_settings
 
@@ -104,8 +105,15 @@ def find_link(session: Session, raw: str, kind: str) -> OneTimeLink | None:
 
 
 def accept_invite(session: Session, link: OneTimeLink, name: str, password: str) -> User:
-    """Set the invited user's name and password and add the membership; the caller commits."""
+    """Set the invited user's name and password and add the membership; the caller commits. An account
+    that has a password already is never given another through a link (AccountError)."""
+    # Two tabs (or two people) sending the same link at once: the second must see the first's password.
+    write_lock(session, f"user:{link.user_id}")
+    session.refresh(link)
     user = link.user
+    session.refresh(user)
+    if user.password_hash is not None or link.used_at is not None:
+        raise AccountError(INVALID_LINK["invite"])
     user.name = name.strip()[:200] or user.name
     set_password(session, user, password)
     if link.workspace_id is not None and link.role:

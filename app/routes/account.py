@@ -1,16 +1,18 @@
 """Your account page: name and email, your workspaces and roles, and your API tokens (shown once)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from app.auth.accounts import AccountError
-from app.auth.deps import Actor
+from app.auth.deps import Actor, browser_user, request_session
+from app.auth.sessions import client_ip
+from app.models import User
 from app.routes.admin_api import ActorDep, SessionDep
 from app.routes.admin_views import AdminPageRoute, FormStr, done_message, error_status, redirect, render
-from app.services import accounts, workspaces
+from app.services import accounts, offers, workspaces
 from app.templating import is_htmx
 
 router = APIRouter(include_in_schema=False, route_class=AdminPageRoute)
@@ -26,6 +28,7 @@ def _account_page(request: Request, session: Session, actor: Actor, status: int 
     context = {
         "section": "account",
         "summaries": workspaces.workspace_summaries(session, actor.user.id),
+        "offers": offers.offers_for_user(session, actor.user.id),
         "done": done_message(request),
         **_tokens_context(session, actor, **extra),
     }
@@ -39,13 +42,17 @@ def account_page(request: Request, session: SessionDep, actor: ActorDep) -> Resp
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
-def create_token(request: Request, session: SessionDep, actor: ActorDep, name: FormStr = "") -> Response:
-    """Create an API token and show it this once (the tokens card for htmx, else the whole page)."""
+def create_token(
+    request: Request, session: SessionDep, actor: ActorDep, name: FormStr = "", workspace_id: FormStr = ""
+) -> Response:
+    """Create an API token for one workspace and show it this once (the tokens card for htmx, else the
+    whole page)."""
+    chosen = int(workspace_id) if workspace_id.isdigit() else None
     try:
-        raw, row = accounts.create_token(session, actor, name)
+        raw, row = accounts.create_token(session, actor, name, chosen)
     except AccountError as exc:
         session.rollback()
-        extra: dict[str, Any] = {"error": str(exc), "name": name}
+        extra: dict[str, Any] = {"error": str(exc), "name": name, "chosen_workspace": chosen}
         status = error_status(exc)
     else:
         session.commit()
@@ -65,3 +72,36 @@ def revoke_token(token_id: int, request: Request, session: SessionDep, actor: Ac
         message = f"Token “{row.name}” ({row.prefix}…) revoked: requests that send it are refused now."
         return render(request, "account/_tokens.html", _tokens_context(session, actor, message=message))
     return redirect("/account?done=revoked")
+
+
+BrowserUser = Annotated[User, Depends(browser_user)]
+
+
+@router.get("/account/offers", response_class=HTMLResponse)
+def offers_page(request: Request, session: SessionDep, user: BrowserUser) -> Response:
+    """The offers waiting for you: the one page open to an account that belongs to no workspace yet."""
+    context = {
+        "section": "account",
+        "offers": offers.offers_for_user(session, user.id),
+        "done": done_message(request),
+    }
+    return render(request, "account/offers.html", context)
+
+
+@router.post("/account/offers/{offer_id}/accept")
+def accept_offer(offer_id: int, request: Request, session: SessionDep, user: BrowserUser) -> Response:
+    """Join the workspace that offered you membership, and work in it on this browser."""
+    membership = offers.accept_offer(session, user, offer_id, client_ip(request))
+    auth_session = request_session(request, session)
+    if auth_session is not None and auth_session.workspace_id is None:
+        auth_session.workspace_id = membership.workspace_id
+    session.commit()
+    return redirect("/account?done=joined")
+
+
+@router.post("/account/offers/{offer_id}/decline")
+def decline_offer(offer_id: int, request: Request, session: SessionDep, user: BrowserUser) -> Response:
+    """Turn an offer down."""
+    offers.decline_offer(session, user, offer_id, client_ip(request))
+    session.commit()
+    return redirect("/account/offers?done=declined")

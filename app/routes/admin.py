@@ -15,7 +15,7 @@ from app.auth.accounts import AccountError
 from app.auth.csrf import own_origin
 from app.auth.deps import Actor
 from app.auth.errors import Forbidden
-from app.models import Workspace
+from app.models import MembershipOffer, Workspace
 from app.routes.admin_api import ActorDep, AdminWorkspace, SessionDep
 from app.routes.admin_views import (
     AdminPageRoute,
@@ -26,7 +26,7 @@ from app.routes.admin_views import (
     render,
     when,
 )
-from app.services import accounts, workspaces
+from app.services import accounts, offers, workspaces
 from app.services.accounts import IssuedLink, display_name
 from app.services.audit_log import audit_page, detail_text, logged_actions, logged_users
 from app.services.notices import set_webhook
@@ -124,6 +124,7 @@ def members_response(
         "ws": workspace,
         "members": accounts.list_members(session, workspace.id),
         "invites": accounts.pending_invites(session, workspace.id),
+        "offers": offers.offers_of_workspace(session, workspace.id),
         "me": actor.user.id,
         "done": done_message(request),
         "errors": {},
@@ -167,14 +168,14 @@ def add_member(
     email: FormStr = "",
     role: FormStr = "reviewer",
 ) -> Response:
-    """Add an existing account by email."""
+    """Offer an existing account membership (they join once they accept it on their Account page)."""
     try:
         accounts.add_member(session, actor, workspace, email, role)
     except AccountError as exc:
         values = {"email": email, "role": role, "invite_role": "reviewer"}
         return _refused(request, session, actor, workspace, exc, "add", values=values)
     session.commit()
-    return redirect(f"/workspaces/{workspace.id}/members?done=added")
+    return redirect(f"/workspaces/{workspace.id}/members?done=offered")
 
 
 def _row(request: Request, workspace: Workspace, actor: Actor, member: accounts.Member, **extra: Any):
@@ -278,13 +279,27 @@ def invite(
     name: FormStr = "",
     role: FormStr = "reviewer",
 ) -> Response:
-    """Invite a new person: an account without a password and a one-time link, shown once."""
+    """Invite a new person: an account without a password and a one-time link, shown once (someone who has
+    an account, or has been invited by another workspace, gets an offer to accept instead)."""
     try:
         issued = accounts.invite(session, actor, workspace, email, name, role)
     except AccountError as exc:
         values = {"invite_email": email, "invite_name": name, "invite_role": role, "role": "reviewer"}
         return _refused(request, session, actor, workspace, exc, "invite", values=values)
+    if isinstance(issued, MembershipOffer):
+        session.commit()
+        return redirect(f"/workspaces/{workspace.id}/members?done=offered")
     return _issued_response(request, session, actor, workspace, issued, "invite")
+
+
+@router.post("/workspaces/{workspace_id}/offers/{offer_id}/withdraw")
+def withdraw_offer(
+    offer_id: int, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep
+) -> Response:
+    """Take back an offer nobody has answered yet."""
+    offers.withdraw_offer(session, actor, workspace, offer_id)
+    session.commit()
+    return redirect(f"/workspaces/{workspace.id}/members?done=offer_withdrawn")
 
 
 @router.post("/workspaces/{workspace_id}/invites/{invite_id}/renew", response_class=HTMLResponse)

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from app.auth.accounts import AccountError
 from app.auth.csrf import own_origin
-from app.auth.deps import Actor, current_actor, require_role, user_memberships
+from app.auth.deps import Actor, browser_user, current_actor, require_role, user_memberships
 from app.auth.errors import Forbidden
+from app.auth.sessions import client_ip
 from app.db import get_session
-from app.models import Workspace
+from app.models import MembershipOffer, User, Workspace
 from app.routes.admin_schemas import (
     AccountOut,
     AuditOut,
@@ -27,6 +28,7 @@ from app.routes.admin_schemas import (
     MemberOut,
     MemberPatch,
     MembershipOut,
+    OfferOut,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -37,13 +39,14 @@ from app.routes.admin_schemas import (
     WorkspaceRename,
 )
 from app.routes.refusal_route import RefusalRoute
-from app.services import accounts, workspaces
-from app.services.accounts import Conflict
+from app.services import accounts, offers, workspaces
+from app.services.accounts import Conflict, IssuedLink
 from app.services.audit_log import PAGE_SIZE, audit_page
 from app.services.errors import NotFound
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
+BrowserUser = Annotated[User, Depends(browser_user)]
 
 
 def admin_workspace(workspace_id: int, session: SessionDep, actor: ActorDep) -> Workspace:
@@ -125,12 +128,28 @@ def list_members(workspace: AdminWorkspace, session: SessionDep) -> list[MemberO
     return [MemberOut.of(m) for m in accounts.list_members(session, workspace.id)]
 
 
-@router.post("/workspaces/{workspace_id}/members", status_code=201)
-def add_member(body: MemberAdd, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep) -> MemberOut:
-    """Add an existing account (by email) to the workspace."""
-    member = accounts.add_member(session, actor, workspace, body.email, body.role)
+@router.post("/workspaces/{workspace_id}/members", status_code=202)
+def add_member(body: MemberAdd, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep) -> OfferOut:
+    """Offer an existing account (by email) membership: they join once they accept it (202)."""
+    offer = accounts.add_member(session, actor, workspace, body.email, body.role)
     session.commit()
-    return MemberOut.of(member)
+    return OfferOut.of(offer)
+
+
+@router.get("/workspaces/{workspace_id}/offers")
+def list_workspace_offers(workspace: AdminWorkspace, session: SessionDep) -> list[OfferOut]:
+    """The workspace's offers nobody has answered yet."""
+    return [OfferOut.of(o) for o in offers.offers_of_workspace(session, workspace.id)]
+
+
+@router.delete("/workspaces/{workspace_id}/offers/{offer_id}", status_code=204)
+def withdraw_offer(
+    offer_id: int, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep
+) -> Response:
+    """Take back an unanswered offer."""
+    offers.withdraw_offer(session, actor, workspace, offer_id)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.patch("/workspaces/{workspace_id}/members/{user_id}")
@@ -170,14 +189,22 @@ def list_invites(workspace: AdminWorkspace, session: SessionDep) -> list[InviteO
     return [InviteOut.of(link) for link in accounts.pending_invites(session, workspace.id)]
 
 
-@router.post("/workspaces/{workspace_id}/invites", status_code=201)
+def invited(issued: IssuedLink | MembershipOffer, request: Request) -> LinkOut | JSONResponse:
+    """The answer to an invite: the link (201), or the offer an existing account got instead (202)."""
+    if isinstance(issued, MembershipOffer):
+        return JSONResponse(OfferOut.of(issued).model_dump(mode="json"), status_code=202)
+    return LinkOut.of(issued, own_origin(request))
+
+
+@router.post("/workspaces/{workspace_id}/invites", status_code=201, responses={202: {"model": OfferOut}})
 def create_invite(
     body: InviteCreate, request: Request, workspace: AdminWorkspace, session: SessionDep, actor: ActorDep
 ) -> LinkOut:
-    """Invite a new person: returns the one-time link to send them (shown this once)."""
+    """Invite a new person: the one-time link to send them (shown this once); someone who has an account,
+    or was invited by another workspace, gets an offer to accept while signed in instead (202)."""
     issued = accounts.invite(session, actor, workspace, body.email, body.name, body.role)
     session.commit()
-    return LinkOut.of(issued, own_origin(request))
+    return invited(issued, request)
 
 
 @router.delete("/workspaces/{workspace_id}/invites/{invite_id}", status_code=204)
@@ -209,14 +236,15 @@ def list_users(session: SessionDep, actor: ActorDep) -> list[UserOut]:
     return [UserOut.of(u, ms) for u, ms in accounts.administered_users(session, actor.user.id)]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses={202: {"model": OfferOut}})
 def create_user(body: UserCreate, request: Request, session: SessionDep, actor: ActorDep) -> LinkOut:
-    """Create an account invited into `workspace_id` (else the current workspace); returns the link."""
+    """Create an account invited into `workspace_id` (else the current workspace); returns the link (or,
+    for an existing account, the offer it got: 202)."""
     workspace_id = body.workspace_id if body.workspace_id is not None else actor.workspace.id
     workspace = workspaces.administered_workspace(session, actor.user.id, workspace_id)
     issued = accounts.invite(session, actor, workspace, body.email, body.name, body.role)
     session.commit()
-    return LinkOut.of(issued, own_origin(request))
+    return invited(issued, request)
 
 
 @router.post("/users/{user_id}/reset-link", status_code=201)
@@ -226,6 +254,31 @@ def user_reset_link(user_id: int, request: Request, session: SessionDep, actor: 
     issued = accounts.reset_link(session, actor, workspace, user_id)
     session.commit()
     return LinkOut.of(issued, own_origin(request))
+
+
+# ---- offers made to you --------------------------------------------------------------------------
+
+
+@router.get("/offers")
+def list_my_offers(session: SessionDep, user: BrowserUser) -> list[OfferOut]:
+    """Workspaces that offered you membership, waiting for your answer (from a browser session)."""
+    return [OfferOut.of(o) for o in offers.offers_for_user(session, user.id)]
+
+
+@router.post("/offers/{offer_id}/accept")
+def accept_offer(offer_id: int, request: Request, session: SessionDep, user: BrowserUser) -> MembershipOut:
+    """Join the workspace that offered you membership (from a browser session, never with a token)."""
+    membership = offers.accept_offer(session, user, offer_id, client_ip(request))
+    session.commit()
+    return MembershipOut.of(membership)
+
+
+@router.post("/offers/{offer_id}/decline", status_code=204)
+def decline_offer(offer_id: int, request: Request, session: SessionDep, user: BrowserUser) -> Response:
+    """Turn an offer down (from a browser session)."""
+    offers.decline_offer(session, user, offer_id, client_ip(request))
+    session.commit()
+    return Response(status_code=204)
 
 
 # ---- API tokens ----------------------------------------------------------------------------------
@@ -239,8 +292,8 @@ def list_tokens(session: SessionDep, actor: ActorDep) -> list[TokenOut]:
 
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenCreate, session: SessionDep, actor: ActorDep) -> TokenCreated:
-    """A new API token, shown this once (only from a browser session: a token cannot create tokens)."""
-    raw, row = accounts.create_token(session, actor, body.name)
+    """A new API token for one workspace, shown this once (only from a browser session)."""
+    raw, row = accounts.create_token(session, actor, body.name, body.workspace_id)
     session.commit()
     return TokenCreated(**TokenOut.of(row).model_dump(), token=raw)
 

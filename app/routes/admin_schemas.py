@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import ApiToken, AuditEvent, Membership, OneTimeLink, User, Workspace
+from app.models import ApiToken, AuditEvent, Membership, MembershipOffer, OneTimeLink, User, Workspace
 from app.services.accounts import IssuedLink, Member
 from app.services.audit_log import AuditPage, action_label
 from app.services.workspaces import WorkspaceSummary
@@ -60,9 +60,10 @@ class UserCreate(InviteCreate):
 
 
 class TokenCreate(Strict):
-    """A new API token; the name says what it is for."""
+    """A new API token; the name says what it is for, `workspace_id` the one workspace it works in."""
 
     name: str = Field("", max_length=200, examples=["Nightly export script"])
+    workspace_id: int | None = Field(None, description="One of your workspaces; default: the one you work in")
 
 
 class WorkspaceOut(BaseModel):
@@ -158,6 +159,27 @@ class LinkOut(BaseModel):
         )
 
 
+class OfferOut(BaseModel):
+    """An offer of membership to an existing account: they join once they accept it."""
+
+    id: int
+    state: Literal["offered"] = "offered"
+    user_id: int
+    email: str
+    workspace_id: int
+    workspace_name: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, offer: MembershipOffer) -> "OfferOut":
+        """From the offer row."""
+        return cls(
+            id=offer.id, user_id=offer.user_id, email=offer.user.email, workspace_id=offer.workspace_id,
+            workspace_name=offer.workspace.name, role=offer.role, created_at=offer.created_at,
+        )  # fmt: skip
+
+
 class MembershipOut(BaseModel):
     """One of a person's workspaces and their role there."""
 
@@ -206,6 +228,8 @@ class TokenOut(BaseModel):
     id: int
     name: str
     prefix: str
+    workspace_id: int | None
+    workspace_slug: str | None
     created_at: datetime
     last_used_at: datetime | None
 
@@ -216,6 +240,8 @@ class TokenOut(BaseModel):
             id=row.id,
             name=row.name,
             prefix=row.prefix,
+            workspace_id=row.workspace_id,
+            workspace_slug=row.workspace.slug if row.workspace else None,
             created_at=row.created_at,
             last_used_at=row.last_used_at,
         )

@@ -240,7 +240,11 @@ def invite_submit(
     problem = password_problem(password, password_confirm, email=link.user.email)
     if problem is not None:
         return invite_form(request, session, token, link, name, status_code=400, error=problem)
-    user = accept_invite(session, link, name, password)
+    try:
+        user = accept_invite(session, link, name, password)
+    except AccountError:
+        session.rollback()
+        return invalid_link(request, "invite")
     return signed_in(request, session, user, workspace_id=link.workspace_id)
 
 

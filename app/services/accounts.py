@@ -14,14 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import api_tokens
-from app.auth.accounts import AccountError, set_membership, usable_email, user_by_email
+from app.auth.accounts import AccountError, usable_email, user_by_email
 from app.auth.audit import record_event
 from app.auth.deps import Actor, user_memberships
 from app.auth.errors import Forbidden
 from app.auth.links import create_invite, create_reset, find_link, link_path
 from app.db import write_lock
-from app.models import ROLES, ApiToken, Membership, OneTimeLink, User, Workspace, utcnow
+from app.models import ROLES, ApiToken, Membership, MembershipOffer, OneTimeLink, User, Workspace, utcnow
 from app.services.errors import NotFound
+from app.services.offers import make_offer
 
 
 class Conflict(AccountError):
@@ -176,8 +177,10 @@ def remove_member(session: Session, actor: Actor, workspace: Workspace, user_id:
     return member
 
 
-def add_member(session: Session, actor: Actor, workspace: Workspace, email: str, role: str) -> Member:
-    """Add an existing account (by email) to the workspace with `role`."""
+def add_member(
+    session: Session, actor: Actor, workspace: Workspace, email: str, role: str
+) -> MembershipOffer:
+    """Offer an existing account (by email) membership with `role`: they join once they accept it."""
     check_role(role)
     email = usable_email(email)
     user = user_by_email(session, email)
@@ -191,9 +194,7 @@ def add_member(session: Session, actor: Actor, workspace: Workspace, email: str,
             f"{display_name(user)} is already a member of {workspace.name} (as {existing.role}). "
             "Change their role in the list instead."
         )
-    membership = set_membership(session, user.id, workspace.id, role)
-    audit(session, actor, workspace.id, "add_member", user.email, role=role)
-    return Member(membership, user)
+    return make_offer(session, actor, workspace, user, role)
 
 
 # ---- invites and reset links ---------------------------------------------------------------------
@@ -206,21 +207,35 @@ def _issued(session: Session, raw: str, kind: str, user: User) -> IssuedLink:
     return IssuedLink(link_path(kind, raw), user, link.expires_at, link.id)
 
 
+def _invited_elsewhere(session: Session, user: User, workspace_id: int) -> bool:
+    """Whether a pending account has an open invite link from another workspace (which only its holder
+    may use: a second workspace must not issue a link that would set the same account's password)."""
+    other = select(OneTimeLink.id).where(
+        OneTimeLink.user_id == user.id,
+        OneTimeLink.kind == "invite",
+        OneTimeLink.used_at.is_(None),
+        OneTimeLink.expires_at > utcnow(),
+        OneTimeLink.workspace_id != workspace_id,
+    )
+    return session.scalars(other.limit(1)).first() is not None
+
+
 def invite(
     session: Session, actor: Actor, workspace: Workspace, email: str, name: str, role: str
-) -> IssuedLink:
-    """Create an account without a password and a one-time invite link into the workspace."""
+) -> IssuedLink | MembershipOffer:
+    """A one-time invite link for a new person (an account without a password until they accept it); for
+    an existing account, or one another workspace has invited, an offer they accept while signed in."""
     check_role(role)
     email = usable_email(email)
     existing = user_by_email(session, email)
-    if existing is not None and existing.password_hash is not None:
-        if membership_of(session, existing.id, workspace.id) is not None:
-            raise Conflict(f"{display_name(existing)} is already a member of {workspace.name}.")
-        raise Conflict(
-            f"{email} already has an account. Use “Add an existing account” to add them to {workspace.name}."
-        )
+    if existing is not None and membership_of(session, existing.id, workspace.id) is not None:
+        raise Conflict(f"{display_name(existing)} is already a member of {workspace.name}.")
+    if existing is not None and (
+        existing.password_hash is not None or _invited_elsewhere(session, existing, workspace.id)
+    ):
+        return make_offer(session, actor, workspace, existing, role)
     if existing is not None:
-        # One open invite per person and workspace: a new one replaces the earlier links.
+        # One open invite per person and workspace: a new one replaces this workspace's earlier links.
         session.execute(
             update(OneTimeLink)
             .where(
@@ -284,10 +299,10 @@ def _check_may_reset(session: Session, actor: Actor, user: User) -> None:
     """
     theirs = user_memberships(session, user.id)
     mine = {m.workspace_id for m in user_memberships(session, actor.user.id) if m.role == "admin"}
-    others = [m.workspace.name for m in theirs if m.workspace_id not in mine]
-    if others:
+    if any(m.workspace_id not in mine for m in theirs):
+        # Which workspaces those are is theirs to know, not this admin's.
         raise Forbidden(
-            f"{display_name(user)} is also a member of {', '.join(others)}, where you are not an admin. "
+            f"{display_name(user)} is also a member of a workspace you do not administer. "
             "Ask an admin of all their workspaces to create the reset link."
         )
 
@@ -338,8 +353,11 @@ def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
     return api_tokens.list_api_tokens(session, user_id)
 
 
-def create_token(session: Session, actor: Actor, name: str) -> tuple[str, ApiToken]:
-    """A new API token for the actor; returns the raw token (show it once) and its row."""
+def create_token(
+    session: Session, actor: Actor, name: str, workspace_id: int | None = None
+) -> tuple[str, ApiToken]:
+    """A new API token for the actor, working in one of their workspaces (default: the one they work in);
+    returns the raw token (show it once) and its row."""
     if actor.via_token:
         # A leaked token must not be able to mint itself a successor that outlives its revocation.
         raise Forbidden(
@@ -347,8 +365,11 @@ def create_token(session: Session, actor: Actor, name: str) -> tuple[str, ApiTok
         )
     if len(name.strip()) > api_tokens.MAX_NAME_CHARS:
         raise AccountError(f"The token name is too long; use at most {api_tokens.MAX_NAME_CHARS} characters.")
-    raw, row = api_tokens.create_api_token(session, actor.user, name)
-    audit(session, actor, actor.workspace.id, "api_token_create", row.name, prefix=row.prefix)
+    workspace_id = actor.workspace.id if workspace_id is None else workspace_id
+    if membership_of(session, actor.user.id, workspace_id) is None:
+        raise AccountError("Choose one of your workspaces for the token.")
+    raw, row = api_tokens.create_api_token(session, actor.user, name, workspace_id)
+    audit(session, actor, workspace_id, "api_token_create", row.name, prefix=row.prefix)
     return raw, row
 
 
