@@ -23,6 +23,7 @@ from app.models import (
     Document,
     ImportBatch,
     ImportItem,
+    MembershipOffer,
     Notice,
     OneTimeLink,
     Run,
@@ -67,6 +68,8 @@ class Objects:
     item_id: int = 0
     # Drafting: a finished draft written by that adapter (whose files are in the artifact store).
     generation_id: int = 0
+    # Accounts: an unanswered offer of membership to an existing account.
+    offer_id: int = 0
 
 
 @dataclass
@@ -169,6 +172,12 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/account/tokens"): _e(USER, _form(name="script")),
     ("POST", "/account/tokens/{token_id}/revoke"): _e(USER),
+    ("GET", "/account/offers"): _e(USER),
+    ("POST", "/account/offers/{offer_id}/accept"): _e(USER),
+    ("POST", "/account/offers/{offer_id}/decline"): _e(USER),
+    ("GET", "/api/offers"): _e(USER),
+    ("POST", "/api/offers/{offer_id}/accept"): _e(USER),
+    ("POST", "/api/offers/{offer_id}/decline"): _e(USER),
     ("POST", "/workspaces/switch"): _e(
         USER, lambda call: {"data": {"workspace_id": call.actor_workspace_id or 0, "next": "/examples"}}
     ),
@@ -345,6 +354,9 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("POST", "/workspaces/{workspace_id}/invites/{invite_id}/renew"): _e(ADMIN),
     ("POST", "/workspaces/{workspace_id}/invites/{invite_id}/cancel"): _e(ADMIN),
     ("GET", "/workspaces/{workspace_id}/audit"): _e(ADMIN),
+    ("POST", "/workspaces/{workspace_id}/offers/{offer_id}/withdraw"): _e(ADMIN),
+    ("GET", "/api/workspaces/{workspace_id}/offers"): _e(ADMIN),
+    ("DELETE", "/api/workspaces/{workspace_id}/offers/{offer_id}"): _e(ADMIN),
     ("POST", "/api/workspaces"): _e(ADMIN, lambda call: {"json": {"name": f"Team {unique()}"}}),
     ("PATCH", "/api/workspaces/{workspace_id}"): _e(ADMIN, lambda call: {"json": {"name": _ws_name(call)}}),
     ("DELETE", "/api/workspaces/{workspace_id}"): _e(ADMIN, lambda call: {"params": {"confirm": "not it"}}),
@@ -385,9 +397,11 @@ WORKSPACE_PARAMS = {
     "comparison_id": "comparison_id",
     "item_id": "item_id",
     "generation_id": "generation_id",
+    "offer_id": "offer_id",
 }
-# Routes whose own path names the caller's API token, or a one-time link.
-OWN_PARAMS = {"token_id"}
+# Routes whose own path names something of the caller's (an API token, an offer made to them), or a
+# one-time link. An offer under /workspaces/{workspace_id}/ is the workspace's object instead.
+OWN_PARAMS = {"token_id", "offer_id"}
 LINK_PARAMS = {"token"}
 
 
@@ -407,6 +421,8 @@ class RouteCase:
     def scope(self) -> str:
         """What the path names: "workspace" objects, the caller's "own" token, a "link", or "none"."""
         params = set(self.params)
+        if "workspace_id" in params:
+            return "workspace"
         if params & OWN_PARAMS:
             return "own"
         if params & LINK_PARAMS:
@@ -451,10 +467,10 @@ def fill_path(case: RouteCase, objects: Objects | None, token_id: int | None, li
     """The route's path with its parameters replaced by the given objects' ids."""
     path = case.path
     for name in case.params:
-        if name in WORKSPACE_PARAMS:
-            value: Any = getattr(objects, WORKSPACE_PARAMS[name])
-        elif name in OWN_PARAMS:
-            value = token_id
+        if name in OWN_PARAMS and case.scope == "own":
+            value: Any = token_id
+        elif name in WORKSPACE_PARAMS:
+            value = getattr(objects, WORKSPACE_PARAMS[name])
         else:
             value = link
         path = path.replace("{" + name + "}", str(value))
@@ -549,6 +565,9 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
     )
     session.commit()
     invite_id = session.scalars(select(OneTimeLink.id).where(OneTimeLink.user_id == invited.id)).one()
+    outsider = make_user(session, None, email=f"offered-{marker}-{n}@example.com")
+    offer = MembershipOffer(user_id=outsider.id, workspace_id=workspace_id, role="reviewer")
+    session.add(offer)
     run = Run(
         workspace_id=workspace_id,
         dataset_id=dataset.id,
@@ -584,6 +603,7 @@ def make_objects(session: Session, workspace_id: int, marker: str) -> Objects:
         comparison_id=comparison.id,
         item_id=comparison.items[0].id,
         generation_id=generation.id,
+        offer_id=offer.id,
     )
 
 
@@ -616,11 +636,20 @@ def _model_id(call: Call) -> int:
     return model.id
 
 
-def api_token_for(session: Session, user_id: int) -> int:
-    """A fresh live API token of the user; its id."""
-    from app.models import User
+def own_object_for(session: Session, case: RouteCase, user_id: int) -> int:
+    """A fresh object of the user's that the route's path names: a live API token, or an offer of
+    membership of a new workspace; its id."""
+    from app.models import MembershipOffer, User
     from tests.auth_helpers import api_token
 
+    if "offer_id" in case.params:
+        workspace = Workspace(name=f"Offering team {unique()}", slug=f"offering-{unique()}")
+        session.add(workspace)
+        session.flush()
+        offer = MembershipOffer(user_id=user_id, workspace_id=workspace.id, role="reviewer")
+        session.add(offer)
+        session.commit()
+        return offer.id
     _, row = api_token(session, session.get(User, user_id), "matrix")
     session.commit()
     return row.id

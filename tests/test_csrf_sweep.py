@@ -8,7 +8,6 @@ from sqlalchemy import text
 from tests.route_table import (
     EXPECTATIONS,
     Call,
-    api_token_for,
     app_routes,
     fill_path,
     link_kind,
@@ -16,6 +15,7 @@ from tests.route_table import (
     missing_expectations,
     no_leftover_messages,  # noqa: F401 (a fixture)
     one_time_link,
+    own_object_for,
     request_kwargs,
 )
 
@@ -91,7 +91,7 @@ def test_every_state_changing_route_needs_the_token_and_our_origin(client_as, se
     failures: list[str] = []
     sent = 0
     for case in cases:
-        token_id = api_token_for(session, admin.user_id) if case.scope == "own" else None
+        token_id = own_object_for(session, case, admin.user_id) if case.scope == "own" else None
         link = one_time_link(session, link_kind(case), admin.workspace_id) if case.scope == "link" else None
         path = fill_path(case, objects, token_id, link)
         kwargs = request_kwargs(case, Call(objects, admin.workspace_id, session))

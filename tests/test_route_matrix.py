@@ -20,7 +20,6 @@ from tests.route_table import (
     Call,
     Objects,
     RouteCase,
-    api_token_for,
     app_routes,
     fill_path,
     link_kind,
@@ -28,6 +27,7 @@ from tests.route_table import (
     missing_expectations,
     no_leftover_messages,  # noqa: F401 (a fixture)
     one_time_link,
+    own_object_for,
     request_kwargs,
     role_allows,
     unknown_params,
@@ -153,7 +153,7 @@ def send(matrix: Matrix, actors: dict[str, Actor], case: RouteCase, actor: Actor
         objects = matrix.objects_of(target)
     elif case.scope == "own":
         owner = actor if target == "own" else actors["admin B" if own_ws == "A" else "admin A"]
-        token_id = api_token_for(matrix.session, owner.client.user_id)
+        token_id = own_object_for(matrix.session, case, owner.client.user_id)
     elif case.scope == "link":
         link = one_time_link(matrix.session, link_kind(case), matrix.ws_ids[own_ws])
     if objects is None:

@@ -20,7 +20,7 @@ class Strict(BaseModel):
 
 
 class WorkspaceCreate(Strict):
-    """A new workspace; the slug (used in X-Lastmile-Workspace) is made from the name unless given."""
+    """A new workspace; the slug (its short name) is made from the name unless given."""
 
     name: str = Field(..., max_length=200, examples=["Sales"])
     slug: str | None = Field(None, max_length=80, examples=["sales"])

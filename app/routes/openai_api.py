@@ -2,7 +2,7 @@
 GET /v1/models and POST /v1/chat/completions.
 
 Authentication is the JSON API's: `Authorization: Bearer <API token>` (the `api_key` of OpenAI's clients),
-in the token's first workspace or the one the X-Lastmile-Workspace header names. `model` is an adapter
+in the one workspace the token was made for (or the browser session's). `model` is an adapter
 ("adapter-12") or a base model's key, as /v1/models lists them. A worker writes the answer through a
 Generation row; the request waits for it (up to settings.generation_wait_seconds) without holding the
 event loop or a database connection. Errors come in OpenAI's shape: {"error": {"message", "type", "param",

@@ -1,6 +1,7 @@
 """Workspaces: create (the creator becomes admin), rename, delete, list with roles, the admin check.
 
-The slug (the short name API requests use in X-Lastmile-Workspace) is unique and never changes on rename.
+The slug (the short name an API request may send in X-Lastmile-Workspace) is unique and never changes
+on rename.
 """
 
 import re
