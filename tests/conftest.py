@@ -117,9 +117,10 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     with get_engine().begin() as conn:
         for table in DATA_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        # Workspaces a test created go too; the default one (the first) stays, under its own name.
+        # Workspaces a test created go too; the default one (the first) stays, as it was made.
         conn.execute(text("DELETE FROM workspaces WHERE id <> (SELECT min(id) FROM workspaces)"))
-        conn.execute(text("UPDATE workspaces SET name = 'Default workspace' WHERE slug = 'default'"))
+        reset = "UPDATE workspaces SET name = 'Default workspace', webhook_url = NULL WHERE slug = 'default'"
+        conn.execute(text(reset))
     # Tasks a test left in the broker (a killed worker's redelivery, a republish) would reach the next test's
     # workers, and PostgreSQL reuses no ids but SQLite does: each test starts with an empty broker.
     flush_broker()
