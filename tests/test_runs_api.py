@@ -30,6 +30,10 @@ def test_estimate_and_blocking_problems(client, session, workspace_id):
     assert bad.json()["can_start"] is False
     assert "LoRA rank must be a whole number from 1 to 256; it is 0." in bad.json()["problems"][0]
     assert client.post("/api/runs/estimate", json={"dataset_id": 999999}).status_code == 404
+    # A mistyped preset is refused, never trained as another one.
+    for path in ("/api/runs/estimate", "/api/runs"):
+        typo = client.post(path, json={"dataset_id": dataset_id, "preset": "thourough"})
+        assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["body", "preset"]
 
 
 def test_start_read_and_list(client, session, workspace_id, no_queued_runs):

@@ -2,7 +2,7 @@
 before a start, and the base-model catalog (tags "runs" and "models")."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -15,7 +15,6 @@ from app.models import Run
 from app.routes.roles import Editor, Reader
 from app.routes.run_views import model_choices, run_view
 from app.services import runs as runs_service
-from app.training.presets import PRESET_NAMES
 
 router = APIRouter(prefix="/api", tags=["runs"])
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -26,7 +25,7 @@ class RunRequest(Schema):
 
     dataset_id: int
     base_model_id: int | None = Field(None, description="A model from GET /api/models; empty = the default")
-    preset: str = Field("balanced", description="quick, balanced or thorough")
+    preset: Literal["quick", "balanced", "thorough"] = Field("balanced", description="How long to train")
     hyperparameters: dict[str, Any] | None = Field(
         None,
         description="Settings overriding the preset (rank, alpha, epochs, ...); makes the run custom",
@@ -216,10 +215,9 @@ def list_runs(actor: Reader, session: SessionDep) -> list[RunOut]:
 @router.post("/runs", status_code=201, response_model=RunDetail, responses={422: {"description": "Blocked"}})
 def start_run(body: RunRequest, actor: Editor, session: SessionDep) -> Any:
     """Freeze the dataset and queue a run; 422 with `problems` when something blocks it."""
-    preset = body.preset if body.preset in PRESET_NAMES else "balanced"
     try:
         run = runs_service.create_run(
-            session, actor, body.dataset_id, body.base_model_id, preset, body.hyperparameters, body.name
+            session, actor, body.dataset_id, body.base_model_id, body.preset, body.hyperparameters, body.name
         )
     except runs_service.RunBlocked as exc:
         session.rollback()
@@ -230,9 +228,8 @@ def start_run(body: RunRequest, actor: Editor, session: SessionDep) -> Any:
 @router.post("/runs/estimate")
 def estimate(body: RunRequest, actor: Reader, session: SessionDep) -> EstimateOut:
     """What a run with these choices would take, and what would block it (nothing is started)."""
-    preset = body.preset if body.preset in PRESET_NAMES else "balanced"
     check = runs_service.launch_check(
-        session, actor.workspace.id, body.dataset_id, body.base_model_id, body.hyperparameters, preset
+        session, actor.workspace.id, body.dataset_id, body.base_model_id, body.hyperparameters, body.preset
     )
     est = check.estimate
     return EstimateOut(

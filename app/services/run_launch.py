@@ -16,6 +16,7 @@ from app.curation.tokens import CHARS_PER_TOKEN, get_token_counter, prompt_text
 from app.models import BaseModel
 from app.services import model_catalog as catalog
 from app.services.datasets import get_dataset
+from app.services.errors import FieldErrors
 from app.services.health import load_records
 from app.training.estimate import (
     SMOLLM2_135M_LINEAR_SHAPES,
@@ -147,7 +148,12 @@ def check_records(
     choices = presets(
         DataProfile(counts, answers, kinds, model.params or REFERENCE_PARAMS, model.context_tokens)
     )
-    chosen = with_overrides(hp, choices.get(preset, choices["balanced"]))
+    if preset not in choices:
+        # A typo must not silently train for another length of time.
+        raise FieldErrors(
+            {"preset": f"“{preset[:40]}” is not a preset; choose one of {', '.join(PRESET_NAMES)}."}
+        )
+    chosen = with_overrides(hp, choices[preset])
     speed_row = catalog.measured_speed(session, model.id)
     speed = speed_row.tokens_per_second if speed_row else catalog.guessed_tokens_per_second(model)
     check = LaunchCheck(
