@@ -1,0 +1,382 @@
+"""Stop chaos: start `lastmile run` (or a worker on its own) over and over on one data folder, stop it at
+random moments with SIGTERM or SIGINT to its process group (or SIGKILL to its parent), and check after each
+stop that none of its processes is left, that no database or broker lock is held, and, at the end, that a
+last start finishes all the interrupted work. Used by tests/test_stop_chaos.py and bench/stop_chaos.py.
+
+The caller points this process's LASTMILE_* settings at the data folder (SQLite, the embedded broker), so
+the set-up (an admin token, a dataset, the tiny model) and the checks read the same database.
+"""
+
+import contextlib
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from tests.chaos_helpers import FAST, FAST_LEASES
+from tests.conftest import ROOT, clear_caches, wait_for
+from tests.live_server import LASTMILE, free_port
+
+# What a stop may take: the processes' own limit (stop_seconds) plus the time to notice and reap them.
+MARGIN_SECONDS = 5.0
+RUN_HP = {**FAST, "epochs": 12, "eval_every_steps": 4}
+
+
+def lastmile_env(data_dir: Path, stop_seconds: float) -> dict[str, str]:
+    """The LASTMILE_* settings of a run on `data_dir`: SQLite, the embedded broker, short leases."""
+    return {
+        "LASTMILE_DATA_DIR": str(data_dir),
+        "LASTMILE_MODEL_CACHE_DIR": str(ROOT / "data" / "models"),
+        "LASTMILE_STOP_SECONDS": str(stop_seconds),
+        **FAST_LEASES,
+    }
+
+
+def processes_of(data_dir: Path) -> list[int]:
+    """Processes (but this one) whose environment names `data_dir` as the data folder, zombies excluded."""
+    marker = f"LASTMILE_DATA_DIR={data_dir}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            zombie = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+            if not zombie and marker in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def locks_held(data_dir: Path) -> list[str]:
+    """The SQLite files (database, embedded broker) whose write lock someone still holds."""
+    held = []
+    for name in ("lastmile.sqlite", "broker.sqlite"):
+        path = data_dir / name
+        if not path.exists():
+            continue
+        conn = sqlite3.connect(path, timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+        except sqlite3.OperationalError:
+            held.append(name)
+        finally:
+            conn.close()
+    return held
+
+
+@dataclass
+class Stop:
+    """One stop: what was going on, how it was stopped, how long until nothing was left, what was left."""
+
+    target: str
+    state: str
+    how: str
+    seconds: float
+    orphans: int
+    locks: list[str]
+    killed_after_limit: bool
+
+
+@dataclass
+class Tally:
+    """Every stop of a chaos session."""
+
+    stops: list[Stop] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per state, the slowest stop, orphans, locks left and escalations."""
+        per_state: dict[str, int] = {}
+        for stop in self.stops:
+            per_state[f"{stop.target}:{stop.state}"] = per_state.get(f"{stop.target}:{stop.state}", 0) + 1
+        return {
+            "stops": len(self.stops),
+            "per_state": dict(sorted(per_state.items())),
+            "slowest_s": round(max((s.seconds for s in self.stops), default=0.0), 1),
+            "median_s": round(sorted(s.seconds for s in self.stops)[len(self.stops) // 2], 1)
+            if self.stops
+            else 0.0,
+            "orphans": sum(s.orphans for s in self.stops),
+            "locks_left": sum(len(s.locks) for s in self.stops),
+            "killed_after_limit": sum(s.killed_after_limit for s in self.stops),
+        }
+
+
+def wait_gone(data_dir: Path, began: float, bound: float) -> tuple[float, list[int]]:
+    """Poll until no process of `data_dir` is left or `bound` seconds passed since `began`; returns the
+    seconds it took and what was still there at the bound (SIGKILLed then, so the next start is clean)."""
+    left = processes_of(data_dir)
+    while left and time.monotonic() - began < bound:
+        time.sleep(0.1)
+        left = processes_of(data_dir)
+    seconds = time.monotonic() - began
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return seconds, left
+
+
+class Instance:
+    """One data folder, its set-up, and what was asked of it (uploads, runs) so the end can check it."""
+
+    def __init__(self, data_dir: Path, rng: random.Random, stop_seconds: float) -> None:
+        """Nothing started; the folder is made on the first start."""
+        self.data_dir, self.rng, self.stop_seconds = data_dir, rng, stop_seconds
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("LASTMILE_")}}
+        self.env.update(lastmile_env(data_dir, stop_seconds))
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+        self.token: str | None = None
+        self.batches: list[int] = []
+        self.runs: list[int] = []
+        self.uploads = 0
+
+    # --- set-up through the application's own functions (this process's settings name the folder) -------
+
+    def prepare(self) -> None:
+        """Once the schema is there: an admin with an API token, and the tiny model with a dataset."""
+        if self.token is not None:
+            return
+        from app.auth.api_tokens import create_api_token
+        from app.db import session_scope
+        from tests.auth_helpers import make_user
+
+        clear_caches()
+        with session_scope() as session:
+            self.token, _ = create_api_token(session, make_user(session, "admin"), "stop chaos")
+
+    def start_run(self) -> int:
+        """Queue a training run of the tiny model (a few seconds of training) as the Start button does."""
+        from app.db import session_scope
+        from app.models import Workspace
+        from app.services.runs import create_run
+        from app.settings import get_settings
+        from tests.run_helpers import make_actor, make_dataset, register_tiny
+
+        with session_scope() as session:
+            workspace_id = session.scalar(select(func.min(Workspace.id)))
+            actor = make_actor(session, workspace_id)
+            dataset = make_dataset(session, workspace_id, n_train=16, name=f"Chaos {len(self.runs) + 1}")
+            model = register_tiny(session)
+            run = create_run(session, actor, dataset.id, model.id, hp=RUN_HP)
+            self.runs.append(run.id)
+        assert get_settings().data_dir == self.data_dir
+        return self.runs[-1]
+
+    def upload(self, url: str, files: int, trickle_seconds: float = 0.0) -> None:
+        """POST `files` small reports; with `trickle_seconds`, the body arrives that slowly (mid-upload)."""
+        self.uploads += 1
+        parts = []
+        for index in range(files):
+            text = f"Report {self.uploads}-{index}\n\n" + f"Volumes rose in week {index}. " * 40
+            parts.append(("files", (f"report-{self.uploads}-{index}.txt", text.encode(), "text/plain")))
+        request = httpx.Request("POST", f"{url}/api/uploads", files=parts)
+        body = request.read()
+        if trickle_seconds:
+            pieces = [body[i : i + 512] for i in range(0, len(body), 512)]
+
+            def slowly():
+                for piece in pieces:
+                    time.sleep(trickle_seconds / len(pieces))
+                    yield piece
+
+            content: Any = slowly()
+        else:
+            content = body
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": request.headers["Content-Type"]}
+        with contextlib.suppress(httpx.HTTPError):  # a stop may cut the request off: then nothing was stored
+            response = httpx.post(f"{url}/api/uploads", content=content, headers=headers, timeout=60)
+            if response.status_code == 202:
+                self.batches.append(response.json()["id"])
+
+    # --- what is going on now, read from the database ---------------------------------------------------
+
+    def busy(self) -> str:
+        """"comparing", "training" or "importing" when such a job is running (or waiting), else "idle"."""
+        from app.db import session_scope
+        from app.models import ImportBatch, Run
+        from app.review_models import Comparison
+
+        with session_scope() as session:
+            for state, table in (("comparing", Comparison), ("training", Run), ("importing", ImportBatch)):
+                if session.scalar(select(func.count()).where(table.state.in_(("queued", "running")))):
+                    return state
+        return "idle"
+
+    def all_done(self) -> bool:
+        """Whether every accepted upload was read, every run trained and every comparison written."""
+        from app.db import session_scope
+        from app.models import ImportBatch, ImportItem, Run
+        from app.review_models import Comparison
+
+        with session_scope() as session:
+            batches = session.scalars(select(ImportBatch.state).where(ImportBatch.id.in_(self.batches)))
+            runs = session.scalars(select(Run.state).where(Run.id.in_(self.runs)))
+            comparisons = session.scalars(select(Comparison.state))
+            pending = session.scalar(select(func.count()).where(ImportItem.status == "pending"))
+            return (
+                all(state == "done" for state in batches)
+                and all(state == "succeeded" for state in runs)
+                and all(state == "succeeded" for state in comparisons)
+                and not pending
+            )
+
+    def failures(self) -> list[str]:
+        """Files refused because a stop cut their reading short, and runs or comparisons that failed."""
+        from app.db import session_scope
+        from app.models import ImportItem, Run
+        from app.review_models import Comparison
+
+        with session_scope() as session:
+            cut_short = ImportItem.message.contains("stopped unexpectedly")
+            crashed = session.scalars(select(ImportItem.message).where(cut_short))
+            failed = session.scalars(select(Run.error).where(Run.state == "failed"))
+            comparisons = session.scalars(select(Comparison.error).where(Comparison.state == "failed"))
+            return [str(e) for e in [*crashed, *failed, *comparisons]]
+
+
+def spawn_run(instance: Instance) -> tuple[subprocess.Popen, str]:
+    """Start `lastmile run` on the instance's folder in a new session, as a terminal or a service would."""
+    port = free_port()
+    instance.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(instance.log, "ab") as out:
+        process = subprocess.Popen(
+            [str(LASTMILE), "run", "--port", str(port)],
+            cwd=ROOT, env=instance.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    return process, f"http://127.0.0.1:{port}"
+
+
+def healthy(url: str, log: Path, since: int) -> bool:
+    """Whether the web answers /healthz and both workers said "ready." since byte `since` of the log."""
+    try:
+        with httpx.Client(timeout=2) as http:
+            ok = http.get(f"{url}/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+    return ok and log.read_bytes()[since:].count(b" ready.") >= 2
+
+
+TARGETS = ("migrating", "starting", "idle", "uploading", "importing", "training", "comparing")
+
+
+def one_stop(instance: Instance, target: str, how: str, tally: Tally) -> None:
+    """Start `lastmile run`, bring it to `target`, stop it `how` ("SIGTERM", "SIGINT" to the group, or
+    "SIGKILL" to the parent), and record the stop."""
+    rng = instance.rng
+    since = instance.log.stat().st_size if instance.log.exists() else 0
+    process, url = spawn_run(instance)
+    worker: threading.Thread | None = None
+    if target == "migrating":
+        time.sleep(rng.uniform(0.05, 1.0))
+    elif target == "starting":
+        wait_for(lambda: b"Lastmile is starting" in instance.log.read_bytes()[since:], timeout=60)
+        time.sleep(rng.uniform(0, 2.5))
+    else:
+        wait_for(lambda: healthy(url, instance.log, since), timeout=90, interval=0.3)
+        instance.prepare()
+        if target == "uploading":
+            worker = threading.Thread(target=instance.upload, args=(url, 4, 3.0))
+            worker.start()
+            time.sleep(rng.uniform(0.3, 2.5))
+        elif target == "importing":
+            instance.upload(url, rng.randint(2, 8))
+            time.sleep(rng.uniform(0, 1.5))
+        elif target in ("training", "comparing"):
+            if target == "training" or not instance.runs:
+                instance.start_run()
+            wanted = "training" if target == "training" else "comparing"
+            with contextlib.suppress(AssertionError):  # a fast run may pass through; stop whatever it does
+                wait_for(lambda: instance.busy() == wanted, timeout=60, interval=0.3)
+            time.sleep(rng.uniform(0, 2))
+        else:
+            time.sleep(rng.uniform(0, 1))
+    if b"Lastmile is starting" not in instance.log.read_bytes()[since:]:
+        state = "migrating"
+    elif target in ("migrating", "starting", "uploading"):
+        state = "starting" if target == "migrating" else target
+    else:
+        state = instance.busy()
+    began = time.monotonic()
+    if how == "SIGKILL":
+        process.kill()
+    else:
+        os.killpg(process.pid, getattr(signal, how))
+    seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    if worker is not None:
+        worker.join(timeout=60)
+    text = instance.log.read_bytes()[since:]
+    escalated = b"did not stop within" in text
+    stop = Stop("run", state, how, seconds, len(left), locks_held(instance.data_dir), escalated)
+    tally.stops.append(stop)
+
+
+def finish(instance: Instance, tally: Tally, timeout: float = 180) -> list[str]:
+    """Start once more, wait until all interrupted work is done, stop; returns what went wrong (if any)."""
+    since = instance.log.stat().st_size if instance.log.exists() else 0
+    process, url = spawn_run(instance)
+    problems: list[str] = []
+    try:
+        wait_for(lambda: healthy(url, instance.log, since), timeout=90, interval=0.3)
+        wait_for(instance.all_done, timeout=timeout, interval=0.5)
+    except AssertionError:
+        problems.append(f"work not finished after the last start ({instance.busy()})")
+    problems += instance.failures()
+    began = time.monotonic()
+    os.killpg(process.pid, signal.SIGTERM)
+    seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
+    process.wait(timeout=10)
+    escalated = b"did not stop within" in instance.log.read_bytes()[since:]
+    tally.stops.append(Stop("run", "finished", "SIGTERM", seconds, len(left), locks_held(instance.data_dir),
+                            escalated))  # fmt: skip
+    return problems
+
+
+def plan(rng: random.Random, stops: int) -> list[tuple[str, str]]:
+    """(target, how) for `stops` stops: every target in turn, SIGTERM and SIGINT alike, one in eight a
+    SIGKILL of the parent (never while it migrates: nothing runs yet that could outlive it)."""
+    order = []
+    for index in range(stops):
+        target = TARGETS[index % len(TARGETS)]
+        how = rng.choice(("SIGTERM", "SIGINT"))
+        if index % 8 == 7 and target != "migrating":
+            how = "SIGKILL"
+        order.append((target, how))
+    return order
+
+
+def chaos(base: Path, stops: int, seed: int, stop_seconds: float, per_folder: int,
+          on_stop: Callable[[Stop], None] | None = None) -> tuple[Tally, list[str]]:  # fmt: skip
+    """`stops` stops of `lastmile run` across fresh data folders of `per_folder` stops each (each folder's
+    first stop lands during its migrations); returns the tally and the problems found."""
+    rng = random.Random(seed)
+    tally, problems = Tally(), []
+    order = plan(rng, stops)
+    for first in range(0, stops, per_folder):
+        data_dir = base / f"folder-{first // per_folder}" / "data"
+        instance = Instance(data_dir, rng, stop_seconds)
+        os.environ.update(lastmile_env(data_dir, stop_seconds))
+        clear_caches()
+        chunk = order[first : first + per_folder]
+        chunk[0] = ("migrating", chunk[0][1] if chunk[0][1] != "SIGKILL" else "SIGTERM")
+        try:
+            for target, how in chunk:
+                one_stop(instance, target, how, tally)
+                if on_stop is not None:
+                    on_stop(tally.stops[-1])
+            problems += [f"{data_dir}: {p}" for p in finish(instance, tally)]
+            if on_stop is not None:
+                on_stop(tally.stops[-1])
+        finally:  # a failed step must not leave this folder's processes behind for the next test
+            wait_gone(data_dir, time.monotonic(), 0)
+    return tally, problems
