@@ -211,6 +211,18 @@ class Instance:
                     return state
         return "idle"
 
+    def doing(self, target: str) -> bool:
+        """Whether the instance is at `target`: "training" once a run has trained a step, "comparing" while a
+        comparison runs."""
+        from app.db import session_scope
+        from app.models import Run
+        from app.review_models import Comparison
+
+        with session_scope() as session:
+            if target == "training":
+                return bool(session.scalar(select(func.count()).where(Run.state == "running", Run.step > 0)))
+            return bool(session.scalar(select(func.count()).where(Comparison.state == "running")))
+
     def all_done(self) -> bool:
         """Whether every accepted upload was read, every run trained and every comparison written."""
         from app.db import session_scope
@@ -293,9 +305,8 @@ def one_stop(instance: Instance, target: str, how: str, tally: Tally) -> None:
         elif target in ("training", "comparing"):
             if target == "training" or not instance.runs:
                 instance.start_run()
-            wanted = "training" if target == "training" else "comparing"
             with contextlib.suppress(AssertionError):  # a fast run may pass through; stop whatever it does
-                wait_for(lambda: instance.busy() == wanted, timeout=60, interval=0.3)
+                wait_for(lambda: instance.doing(target), timeout=60, interval=0.3)
             time.sleep(rng.uniform(0, 2))
         else:
             time.sleep(rng.uniform(0, 1))
