@@ -21,6 +21,7 @@ from app.shutdown import die_with_parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_SECONDS = 0.1
 
+
 @dataclass
 class Child:
     """A process the supervisor started; its process group is its own (pgid == pid)."""

@@ -29,7 +29,7 @@ from tests.live_server import LASTMILE, free_port
 
 # What a stop may take: the processes' own limit (stop_seconds) plus the time to notice and reap them.
 MARGIN_SECONDS = 5.0
-RUN_HP = {**FAST, "epochs": 12, "eval_every_steps": 4}
+RUN_HP = {**FAST, "epochs": 6, "eval_every_steps": 4}
 
 
 def lastmile_env(data_dir: Path, stop_seconds: float) -> dict[str, str]:
@@ -200,7 +200,7 @@ class Instance:
     # --- what is going on now, read from the database ---------------------------------------------------
 
     def busy(self) -> str:
-        """"comparing", "training" or "importing" when such a job is running (or waiting), else "idle"."""
+        """Which job is running (or waiting) now: "comparing", "training", "importing", else "idle"."""
         from app.db import session_scope
         from app.models import ImportBatch, Run
         from app.review_models import Comparison

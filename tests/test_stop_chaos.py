@@ -40,7 +40,7 @@ def _check(tally: Tally, problems: list[str]) -> dict:
 
 
 def test_lastmile_run_stopped_at_random_moments_leaves_nothing_and_the_next_start_finishes(chaos_dir):
-    tally, problems = chaos(chaos_dir, stops=20, seed=20, stop_seconds=STOP_SECONDS, per_folder=10)
+    tally, problems = chaos(chaos_dir, stops=20, seed=20, stop_seconds=STOP_SECONDS, per_folder=20)
     summary = _check(tally, problems)
     record("stop_chaos[lastmile run]", summary)
     states = {stop.state for stop in tally.stops}
