@@ -30,6 +30,7 @@ from tests.live_server import LASTMILE, free_port
 # What a stop may take: the processes' own limit (stop_seconds) plus the time to notice and reap them.
 MARGIN_SECONDS = 5.0
 RUN_HP = {**FAST, "epochs": 6, "eval_every_steps": 4}
+POOL_KILLED = b"exited with 'signal 15 (SIGTERM)'"
 
 
 def lastmile_env(data_dir: Path, stop_seconds: float) -> dict[str, str]:
@@ -85,6 +86,15 @@ class Stop:
     orphans: int
     locks: list[str]
     killed_after_limit: bool
+    # A pool process killed by a SIGTERM not its main process's: how the lost-lock hang of issue #20 began.
+    pool_killed: bool
+
+    @classmethod
+    def seen(cls, target: str, state: str, how: str, seconds: float, left: list[int], data_dir: Path,
+             log: bytes) -> "Stop":  # fmt: skip
+        """The stop, from what was left, the locks held now and the log written since the start."""
+        locks, escalated = locks_held(data_dir), b"did not stop within" in log
+        return cls(target, state, how, seconds, len(left), locks, escalated, POOL_KILLED in log)
 
 
 @dataclass
@@ -108,6 +118,7 @@ class Tally:
             "orphans": sum(s.orphans for s in self.stops),
             "locks_left": sum(len(s.locks) for s in self.stops),
             "killed_after_limit": sum(s.killed_after_limit for s in self.stops),
+            "pool_processes_killed": sum(s.pool_killed for s in self.stops),
         }
 
 
@@ -326,10 +337,8 @@ def one_stop(instance: Instance, target: str, how: str, tally: Tally) -> None:
         process.wait(timeout=10)
     if worker is not None:
         worker.join(timeout=60)
-    text = instance.log.read_bytes()[since:]
-    escalated = b"did not stop within" in text
-    stop = Stop("run", state, how, seconds, len(left), locks_held(instance.data_dir), escalated)
-    tally.stops.append(stop)
+    log = instance.log.read_bytes()[since:]
+    tally.stops.append(Stop.seen("run", state, how, seconds, left, instance.data_dir, log))
 
 
 def finish(instance: Instance, tally: Tally, timeout: float = 180) -> list[str]:
@@ -347,9 +356,8 @@ def finish(instance: Instance, tally: Tally, timeout: float = 180) -> list[str]:
     os.killpg(process.pid, signal.SIGTERM)
     seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
     process.wait(timeout=10)
-    escalated = b"did not stop within" in instance.log.read_bytes()[since:]
-    tally.stops.append(Stop("run", "finished", "SIGTERM", seconds, len(left), locks_held(instance.data_dir),
-                            escalated))  # fmt: skip
+    log = instance.log.read_bytes()[since:]
+    tally.stops.append(Stop.seen("run", "finished", "SIGTERM", seconds, left, instance.data_dir, log))
     return problems
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT, clear_caches, wait_for
 from tests.live_server import LASTMILE
-from tests.stop_chaos import MARGIN_SECONDS, Instance, Stop, Tally, lastmile_env, locks_held, wait_gone
+from tests.stop_chaos import MARGIN_SECONDS, Instance, Stop, Tally, lastmile_env, wait_gone
 
 INGEST_TARGETS = ("idle", "importing", "fork server dead", "fork server hung")
 TRAINING_TARGETS = ("idle", "training", "comparing")
@@ -105,9 +105,8 @@ def worker_stop(instance: Instance, queues: str, target: str, how: str, tally: T
     seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-    escalated = b"did not stop within" in instance.log.read_bytes()[since:]
-    name = f"{queues} worker"
-    tally.stops.append(Stop(name, state, how, seconds, len(left), locks_held(instance.data_dir), escalated))
+    log = instance.log.read_bytes()[since:]
+    tally.stops.append(Stop.seen(f"{queues} worker", state, how, seconds, left, instance.data_dir, log))
 
 
 def finish_worker(instance: Instance, queues: str, tally: Tally, timeout: float = 180) -> list[str]:
@@ -123,9 +122,9 @@ def finish_worker(instance: Instance, queues: str, tally: Tally, timeout: float 
     os.killpg(process.pid, signal.SIGTERM)
     seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
     process.wait(timeout=10)
-    escalated = b"did not stop within" in instance.log.read_bytes()[since:]
-    tally.stops.append(Stop(f"{queues} worker", "finished", "SIGTERM", seconds, len(left),
-                            locks_held(instance.data_dir), escalated))  # fmt: skip
+    log = instance.log.read_bytes()[since:]
+    name = f"{queues} worker"
+    tally.stops.append(Stop.seen(name, "finished", "SIGTERM", seconds, left, instance.data_dir, log))
     return problems
 
 
