@@ -49,9 +49,11 @@ class Supervisor:
         self.signal: int | None = None
 
     def install(self) -> None:
-        """Handle SIGINT, SIGTERM and SIGHUP here from now on."""
+        """Handle SIGINT, SIGTERM and SIGHUP here from now on, except those this process was started with
+        ignored: `nohup` ignores SIGHUP, and a shell's background job SIGINT (they stay ignored, as usual)."""
         for signum in STOP_SIGNALS:
-            signal.signal(signum, self._on_signal)
+            if signal.getsignal(signum) != signal.SIG_IGN:
+                signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         """Remember the stop; what runs now finishes its step (a migration is never cut in half: SQLite

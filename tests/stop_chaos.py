@@ -374,10 +374,18 @@ def plan(rng: random.Random, stops: int) -> list[tuple[str, str]]:
     return order
 
 
+def as_a_terminal() -> None:
+    """Let the processes started from here get SIGINT as a terminal's foreground job does: a benchmark run in
+    the background (`nohup … &`) has it ignored, and `lastmile run` keeps an ignored SIGINT ignored."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def chaos(base: Path, stops: int, seed: int, stop_seconds: float, per_folder: int,
           on_stop: Callable[[Stop], None] | None = None) -> tuple[Tally, list[str]]:  # fmt: skip
     """`stops` stops of `lastmile run` across fresh data folders of `per_folder` stops each (each folder's
     first stop lands during its migrations); returns the tally and the problems found."""
+    as_a_terminal()
     rng = random.Random(seed)
     tally, problems = Tally(), []
     order = plan(rng, stops)

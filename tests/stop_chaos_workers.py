@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT, clear_caches, wait_for
 from tests.live_server import LASTMILE
-from tests.stop_chaos import MARGIN_SECONDS, Instance, Stop, Tally, lastmile_env, wait_gone
+from tests.stop_chaos import MARGIN_SECONDS, Instance, Stop, Tally, as_a_terminal, lastmile_env, wait_gone
 
 INGEST_TARGETS = ("idle", "importing", "fork server dead", "fork server hung")
 TRAINING_TARGETS = ("idle", "training", "comparing")
@@ -132,6 +132,7 @@ def worker_chaos(instance: Instance, queues: str, stops: int, tally: Tally) -> l
     """`stops` stops of a `queues` worker on a fresh folder (migrated here), then a last start to finish."""
     from app.cli import migrate
 
+    as_a_terminal()
     os.environ.update(lastmile_env(instance.data_dir, instance.stop_seconds))
     clear_caches()
     instance.data_dir.mkdir(parents=True, exist_ok=True)
