@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.stop_chaos import Instance, Stop, Tally, chaos
+from tests.stop_chaos import Stop, Tally, chaos
+from tests.stop_chaos_instance import Instance
 from tests.stop_chaos_workers import worker_chaos
 
 

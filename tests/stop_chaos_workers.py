@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tests.conftest import ROOT, clear_caches, wait_for
 from tests.live_server import LASTMILE
-from tests.stop_chaos import MARGIN_SECONDS, Instance, Stop, Tally, as_a_terminal, lastmile_env, wait_gone
+from tests.stop_chaos import MARGIN_SECONDS, Stop, Tally, as_a_terminal, wait_gone
+from tests.stop_chaos_instance import Instance, lastmile_env
 
 INGEST_TARGETS = ("idle", "importing", "fork server dead", "fork server hung")
 TRAINING_TARGETS = ("idle", "training", "comparing")

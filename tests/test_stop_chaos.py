@@ -13,7 +13,8 @@ import pytest
 from tests.chaos_helpers import record
 from tests.conftest import clear_caches
 from tests.stop_chaos import TARGETS as RUN_TARGETS
-from tests.stop_chaos import Instance, Tally, chaos
+from tests.stop_chaos import Tally, chaos
+from tests.stop_chaos_instance import Instance
 from tests.stop_chaos_workers import worker_chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.chaos, pytest.mark.timeout(900)]

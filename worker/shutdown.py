@@ -30,8 +30,8 @@ def _term_only_from_the_main_process(**_kwargs: object) -> None:
     terminate, a hard time limit); any other sender's is left to the main process, which stops the pool."""
     parent = os.getppid()
     # Blocked in this thread before any other starts, so every later thread has it blocked too: the signal
-    # then waits for sigwaitinfo below, which says who sent it. (Processes started from here inherit the mask;
-    # the only one, the ingest fork server, ignores SIGTERM anyway.)
+    # then waits for sigwaitinfo below, which says who sent it. (Processes started from here inherit the mask:
+    # the ingest fork server ignores SIGTERM anyway, and the others are short commands with timeouts.)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
     def wait() -> None:
