@@ -6,6 +6,7 @@ import signal
 from multiprocessing.sharedctypes import RawValue
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PR_SET_CHILD_SUBREAPER = 36
 # Loaded once here: die_with_parent also runs between fork and exec, where loading a library is not safe.
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # Set by a worker's main process when it begins a warm shutdown (a SIGTERM). Shared memory created at
@@ -25,6 +26,12 @@ def die_with_parent(signum: int, parent_pid: int) -> None:
     _LIBC.prctl(PR_SET_PDEATHSIG, signum)
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), signum)
+
+
+def adopt_orphans() -> None:
+    """Become the parent of this process's orphaned descendants (a worker's pool processes or fork server
+    whose parent died), instead of init: they can be waited for and reaped here."""
+    _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def ignore_stop_signals() -> None:

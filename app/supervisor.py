@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from app.shutdown import die_with_parent
+from app.shutdown import adopt_orphans, die_with_parent
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_SECONDS = 0.1
@@ -54,6 +54,9 @@ class Supervisor:
         for signum in STOP_SIGNALS:
             if signal.getsignal(signum) != signal.SIG_IGN:
                 signal.signal(signum, self._on_signal)
+        # The children's descendants orphaned by a stop (a fork server whose pool process ended) come here
+        # instead of to init: reaped in wait() and stop(), and not left as zombies where init does not reap.
+        adopt_orphans()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         """Remember the stop; what runs now finishes its step (a migration is never cut in half: SQLite
@@ -75,9 +78,25 @@ class Supervisor:
         process = subprocess.Popen(command, cwd=self.cwd, start_new_session=True, preexec_fn=before_exec)
         self.children.append(Child(name, process))
 
+    def _reap_adopted(self) -> None:
+        """Reap the exited descendants this process adopted (a zombie still counts in its process group); its
+        own children are Popen's to reap (first, here), so one that exits meanwhile ends this round."""
+        for child in self.children:
+            child.process.poll()
+        own = {child.process.pid for child in self.children}
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid in own:
+                return
+            os.waitpid(info.si_pid, 0)
+
     def wait(self) -> str:
         """Block until a stop signal arrives or a child ends; returns why, in words."""
         while True:
+            self._reap_adopted()
             if self.signal is not None:
                 return f"{signal.Signals(self.signal).name} received"
             for child in self.children:
@@ -94,6 +113,7 @@ class Supervisor:
                 child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.stop_seconds
         while time.monotonic() < deadline and any(child.group_alive() for child in self.children):
+            self._reap_adopted()
             time.sleep(POLL_SECONDS)
         killed = []
         for child in self.children:
@@ -107,4 +127,5 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)
         for child in self.children:
             child.process.wait()
+        self._reap_adopted()
         return killed
