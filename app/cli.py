@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,7 +46,11 @@ def serve(host: str, port: int, reload: bool = False) -> None:
     import uvicorn
 
     sweep_uploads()
-    uvicorn.run("app.main:app", host=host, port=port, reload=reload, log_level="info")
+    # On SIGTERM requests in flight (an upload arriving) get half the stop time, then are cut off.
+    grace = max(1, int(get_settings().stop_seconds // 2))
+    uvicorn.run(
+        "app.main:app", host=host, port=port, reload=reload, log_level="info", timeout_graceful_shutdown=grace
+    )
 
 
 def worker_command(queues: str, concurrency: int) -> list[str]:
@@ -65,26 +68,44 @@ def worker(queues: str, concurrency: int) -> None:
     os.execv(cmd[0], cmd)
 
 
+def republish_imports() -> None:
+    """Put unfinished uploads back in the queue: a worker killed mid-import (a SIGKILL, a power cut) left its
+    batch with no message in the embedded broker."""
+    from app.db import session_scope
+    from app.services.uploads import republish_unfinished
+
+    with session_scope() as session:
+        count = republish_unfinished(session)
+    if count:
+        print(f"Queued {count} unfinished upload(s) again.", flush=True)
+
+
 def run(host: str, port: int) -> None:
-    """Embedded default: migrate, then the web and its workers together; Ctrl-C stops them all."""
+    """Embedded default: migrate, then the web and its workers together; Ctrl-C or SIGTERM stops them all."""
+    from app.supervisor import Supervisor
+
+    supervisor = Supervisor(get_settings().stop_seconds, ROOT)
+    # First: a signal during the migrations lets them finish (a half-applied one would break the next
+    # start), then nothing else starts.
+    supervisor.install()
     migrate()
-    # One worker per queue: uploads are read while a run trains (for hours, one at a time, on `gpu`).
-    procs = [subprocess.Popen(worker_command(queue, 1), cwd=ROOT) for queue in ("gpu", "ingest")]
-    # On one machine the pages come first: training on the CPU would otherwise slow every click. (Not the
-    # ingest worker: it holds the database's write lock while it records a file, and the web waits on it.)
-    os.setpriority(os.PRIO_PROCESS, procs[0].pid, 10)
+    republish_imports()
+    if supervisor.signal is not None:
+        raise SystemExit("Stopped before the web and the workers started.")
+    # One worker per queue: uploads are read while a run trains (for hours, one at a time, on `gpu`). On one
+    # machine the pages come first: training on the CPU would otherwise slow every click. (Not the ingest
+    # worker: it holds the database's write lock while it records a file, and the web waits on it.)
+    supervisor.start("training worker", worker_command("gpu", 1), niceness=10)
+    supervisor.start("ingest worker", worker_command("ingest", 1))
+    web = [sys.executable, "-m", "worker.cli", "serve", "--host", host, "--port", str(port)]
+    supervisor.start("web", web)
     print(f"Lastmile is starting at http://{host}:{port}  (Ctrl-C stops web and workers)", flush=True)
-    try:
-        serve(host, port)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    reason = supervisor.wait()
+    print(f"Stopping web and workers ({reason}).", flush=True)
+    killed = supervisor.stop()
+    print(f"Stopped; killed after the time limit: {', '.join(killed)}." if killed else "Stopped.", flush=True)
+    if killed or supervisor.signal is None:  # something had to be killed, or a child ended on its own
+        raise SystemExit(1)
 
 
 def read_new_password(from_stdin: bool) -> str:

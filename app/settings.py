@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # has not stopped `run_kill_grace_seconds` later (stuck in a driver call, say).
     run_time_limit_seconds: int = 48 * 3600
     run_kill_grace_seconds: int = 60
+    # After SIGTERM (or Ctrl-C), a worker and `lastmile run`'s web and workers get this long to stop: a run
+    # checkpoints and goes back to the queue, an import stops between files. What is still running then is
+    # killed, and the log says what. A GPU worker's checkpoint of a large model may need more (Docker: 110).
+    stop_seconds: float = 30.0
     # Training speed assumed before a worker has measured one (tokens per second on the bundled model).
     # Measured here on 2 CPU cores: ~130; a GPU host is measured after its first run, so err on the slow side.
     run_default_tokens_per_second: float = 150.0

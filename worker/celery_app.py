@@ -1,7 +1,7 @@
 """The worker's Celery app: the web's client configuration plus the task modules, and the run reaper.
 
 The worker's main process never trains: it runs the reaper (stale runs, lost messages), kills its own
-stuck pool processes, fails runs killed at the hard time limit, and tells the pool when it shuts down.
+stuck pool processes and fails runs killed at the hard time limit; worker/shutdown.py says how it stops.
 """
 
 import logging
@@ -15,7 +15,6 @@ from celery.signals import (
     worker_process_init,
     worker_ready,
     worker_shutdown,
-    worker_shutting_down,
 )
 from celery.worker.request import Request
 
@@ -102,15 +101,6 @@ def _start_reaper(sender: object = None, **_kwargs: object) -> None:
     threading.Thread(target=_reap_forever, args=(trains,), daemon=True, name="lastmile-reaper").start()
 
 
-@worker_shutting_down.connect
-def _interrupt_runs(**_kwargs: object) -> None:
-    """A warm shutdown (a redeploy's SIGTERM) waits for running tasks: tell training runs to checkpoint and
-    go back to the queue instead of finishing first."""
-    from worker.run_progress import SHUTTING_DOWN
-
-    SHUTTING_DOWN.value = 1
-
-
 class TrainRequest(Request):
     """The training task's request: a run whose process is killed at the hard time limit fails with a reason
     (the process could not write it; Celery acknowledges the task, so it is not delivered again)."""
@@ -137,5 +127,6 @@ def _stop_reaper(**_kwargs: object) -> None:
     _reaper_stop.set()
 
 
-# Import for the side effect of registering tasks when the worker loads this module.
+# Imported for their side effects when the worker loads this module: the tasks, and how the worker stops.
+import worker.shutdown  # noqa: E402
 import worker.tasks  # noqa: E402, F401

@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.sharedctypes import RawValue
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from app.db import session_scope
 from app.models import Run, RunLogLine, utcnow
 from app.services.runs import run_status_text
 from app.settings import get_settings
+from app.shutdown import shutting_down
 from worker.run_lease import heartbeat
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,6 @@ PROGRESS_WRITE_SECONDS = 1.0
 # from there: it loads torch).
 INTERRUPTED = "interrupted"
 CANCELLED = "cancelled"
-# Set by the worker's main process when it begins a warm shutdown (a redeploy's SIGTERM). Shared memory
-# created at import, before the pool forks, so every pool process sees it; a plain byte needs no lock.
-SHUTTING_DOWN = RawValue("b", 0)
 
 
 class Heartbeat(threading.Thread):
@@ -146,7 +143,7 @@ class ProgressWriter:
         INTERRUPTED as soon as the worker is shutting down; CANCELLED once the run was cancelled or this
         delivery lost its lease (the database is read every run_cancel_check_seconds).
         """
-        if SHUTTING_DOWN.value:
+        if shutting_down():
             return INTERRUPTED
         if time.monotonic() - self.last_cancel_check >= get_settings().run_cancel_check_seconds:
             self.last_cancel_check = time.monotonic()

@@ -10,7 +10,6 @@ multiprocessing is not used: inside a Celery pool process (billiard) it refuses 
 """
 
 import contextlib
-import ctypes
 import os
 import pickle
 import resource
@@ -27,14 +26,16 @@ from multiprocessing.connection import Connection, Pipe
 from typing import Any, NoReturn
 
 from app.settings import Settings
+from app.shutdown import die_with_parent, ignore_stop_signals, shutting_down
 
 MB = 1024 * 1024
 # How long the server may take to report a finished or killed child before the caller gives up.
 REAP_SECONDS = 10.0
 # Past the soft CPU limit (SIGXCPU) the kernel sends SIGKILL at the hard one.
 CPU_HARD_MARGIN_SECONDS = 5
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 MAX_REQUEST_BYTES = 1024 * 1024
+# How often a caller waiting for a child looks whether its worker is shutting down.
+STOP_POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class SandboxLimits:
         )
 
 
+class SandboxStopped(Exception):
+    """The worker began shutting down: the child was stopped before it finished (not the input's fault)."""
+
+
 class SandboxFault(Exception):
     """The child returned no result: `kind` is "memory", "cpu", "wall" or "crash".
 
@@ -72,8 +77,15 @@ class SandboxFault(Exception):
 # --- the server and its children (run in the fork server process) -------------------------------------
 
 
-def serve(fd: int) -> None:
-    """The fork server's loop: one limited child per request on the socket `fd`, until it closes."""
+def serve(fd: int, client_pid: int) -> None:
+    """The fork server's loop: one limited child per request on the socket `fd`, until it closes.
+
+    The server belongs to its client (a worker's pool process): a stop signal sent to the whole process group
+    (a terminal's Ctrl-C, a service manager) is the worker's to act on, so the server and its children ignore
+    it, stop their call when the client says so or goes away, and die with it (SIGKILL) if it dies first.
+    """
+    ignore_stop_signals()  # before anything else: the children inherit it across fork
+    die_with_parent(signal.SIGKILL, client_pid)
     server = socket.socket(fileno=fd)
     _warm_up()
     while True:
@@ -128,7 +140,7 @@ def _wait(server: socket.socket, pid: int) -> int:
 
 def _apply_limits(limits: SandboxLimits) -> None:
     """Cap this child: address space, CPU seconds, no core dumps, and death with the fork server."""
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent(signal.SIGKILL, os.getppid())
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     cpu = max(1, limits.cpu_seconds)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + CPU_HARD_MARGIN_SECONDS))
@@ -183,7 +195,7 @@ class _ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         code = (
             f"import sys; sys.path[:] = {sys.path!r}; "
-            f"from app.ingest.fork_server import serve; serve({theirs.fileno()})"
+            f"from app.ingest.fork_server import serve; serve({theirs.fileno()}, {os.getpid()})"
         )
         self.process = subprocess.Popen(
             [sys.executable, "-c", code], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
@@ -192,9 +204,19 @@ class _ForkServer:
         self.sock = ours
         self.owner = os.getpid()
 
-    def reply(self, kind: str, timeout: float | None) -> Any:
-        """The server's next message, which must be of `kind`; SandboxFault("crash") if it is gone."""
-        self.sock.settimeout(timeout)
+    def reply(self, kind: str, timeout: float, stoppable: bool = False) -> Any:
+        """The server's next message, which must be of `kind`; SandboxFault("crash") if it is gone or silent
+        for `timeout` seconds. A `stoppable` wait ends early when the worker shuts down: the server is
+        closed (with its child) and SandboxStopped raised, so a slow or hung server never holds up a stop."""
+        deadline = time.monotonic() + timeout
+        while not select.select([self.sock], [], [], min(STOP_POLL_SECONDS, timeout))[0]:
+            if stoppable and shutting_down():
+                self.close()
+                raise SandboxStopped("the worker is shutting down")
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                self.close()
+                raise SandboxFault("crash", "fork server did not answer")
         try:
             message = self.sock.recv(4096)
         except OSError as exc:
@@ -267,19 +289,24 @@ def run_limited(
 
 
 def _collect(server: _ForkServer, receiver: Connection, limits: SandboxLimits, per_item: bool) -> list[Any]:
-    """Read the child's items until it ends, fails or outlives the wall clock (then it is killed)."""
+    """Read the child's items until it ends, fails or outlives the wall clock (then it is killed), or until
+    the worker begins shutting down (then it is killed too: SandboxStopped, the input is read again later)."""
     # The server imports the modules the call names before it forks (once): that is not the child's time.
-    pid = server.reply("pid", limits.wall_seconds + REAP_SECONDS)
+    pid = server.reply("pid", limits.wall_seconds + REAP_SECONDS, stoppable=True)
     deadline = time.monotonic() + limits.wall_seconds
     items: list[Any] = []
     try:
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not receiver.poll(left):
-                # Not reaped until the server reports it: the pid is still the child's.
-                os.kill(pid, signal.SIGKILL)
-                server.reply("exit", REAP_SECONDS)
+            if shutting_down():
+                with contextlib.suppress(SandboxFault):  # a server that does not report it is closed
+                    _stop_child(server, pid)
+                raise SandboxStopped("the worker is shutting down")
+            if left <= 0:
+                _stop_child(server, pid)
                 raise SandboxFault("wall", f"no result within {limits.wall_seconds:g} s")
+            if not receiver.poll(min(left, STOP_POLL_SECONDS)):
+                continue
             try:
                 kind, value = receiver.recv()
             except (EOFError, OSError):  # it died without a word
@@ -296,3 +323,10 @@ def _collect(server: _ForkServer, receiver: Connection, limits: SandboxLimits, p
     except SandboxFault as fault:
         fault.items = items
         raise
+
+
+def _stop_child(server: _ForkServer, pid: int) -> None:
+    """SIGKILL the server's child `pid` and wait for the server to report it (it is not reaped before that,
+    so the pid is still the child's)."""
+    os.kill(pid, signal.SIGKILL)
+    server.reply("exit", REAP_SECONDS)

@@ -33,6 +33,7 @@ from app.ingest.sandbox import fault_message
 from app.ingest.types import IngestError
 from app.models import Document, ImportItem
 from app.services.examples import new_example
+from app.shutdown import shutting_down
 
 log = logging.getLogger(__name__)
 
@@ -194,5 +195,5 @@ def import_mailbox(ctx: BatchContext, item_id: int, path: Path, filename: str, d
             result = read_one_slice(ctx, path, filename, start, number, seconds)
         if write_slice(ctx, item_id, start, result):
             return True
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or shutting_down():
             return False

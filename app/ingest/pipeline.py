@@ -28,7 +28,7 @@ from app.ingest.batch_rows import (
     point_at_known,
     record_failure,
 )
-from app.ingest.fork_server import SandboxLimits
+from app.ingest.fork_server import SandboxLimits, SandboxStopped
 from app.ingest.mailbox_import import import_mailbox
 from app.ingest.registry import extension
 from app.ingest.sandbox import parse_in_sandbox
@@ -39,6 +39,7 @@ from app.queue import INGEST_BATCH, enqueue
 from app.services.examples import new_example, token_counter
 from app.services.health import refresh_health
 from app.settings import get_settings
+from app.shutdown import shutting_down
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,8 @@ def process_item(ctx: BatchContext, item_id: int, deadline: float) -> bool:
     try:
         # Untrusted bytes: parsed in a child process with memory, CPU and time limits.
         parsed = parse_in_sandbox(path, filename, ctx.limits, ctx.sandbox, mapping)
+    except SandboxStopped:
+        raise  # not the file's fault: it is read again after the worker's restart
     except Exception:
         # parse_file promises not to raise for bad input: this is a fault, reported plainly.
         log.exception("parser failed on item %s", item_id)
@@ -304,9 +307,10 @@ def _finish(ctx: BatchContext) -> None:
 def run_turn(batch_id: int) -> bool:
     """Parse the pending items of batch `batch_id` for one turn (ingest_slice_seconds); True if work is left.
 
-    Every turn does some work (at least one file, or one slice of a mailbox). The database is the
-    record: the next turn reads the items still pending and each mailbox's recorded offset, and the
-    turn that finds nothing left marks the batch done.
+    Every turn does some work (at least one file, or one slice of a mailbox), unless the worker is shutting
+    down: then it ends after the file or slice it is on, or cuts that short, so the worker stops promptly.
+    The database is the record: the next turn reads the items still pending and each mailbox's recorded
+    offset, and the turn that finds nothing left marks the batch done.
     """
     ctx = _start(batch_id)
     if ctx is None:
@@ -322,10 +326,14 @@ def run_turn(batch_id: int) -> bool:
     deadline = time.monotonic() + ctx.slice_seconds
     try:
         for index, item_id in enumerate(item_ids):
-            if index > 0 and time.monotonic() >= deadline:
+            if index > 0 and (time.monotonic() >= deadline or shutting_down()):
                 return True
             if not process_item(ctx, item_id, deadline):
                 return True
+    except SandboxStopped:
+        # The worker is stopping: the file cut short stays pending and is read again from the start.
+        log.info("import batch %s: stopped for the worker's shutdown; it goes back in the queue", batch_id)
+        return True
     except Exception:
         log.exception("import batch %s stopped", batch_id)
         with session_scope() as session:

@@ -346,6 +346,19 @@ def enqueue_batch(session: Session, batch: ImportBatch) -> bool:
     return True
 
 
+def republish_unfinished(session: Session) -> int:
+    """Publish again every batch not finished (queued or running); returns how many.
+
+    For a start where no worker can be importing yet (`lastmile run` owns its workers). A duplicate message
+    does no harm: a turn reads only the items still pending, and a finished batch is left alone.
+    """
+    unfinished = ImportBatch.state.in_(("queued", "running"))
+    batch_ids = list(session.scalars(select(ImportBatch.id).where(unfinished).order_by(ImportBatch.id)))
+    for batch_id in batch_ids:
+        enqueue(INGEST_BATCH, batch_id)
+    return len(batch_ids)
+
+
 def get_batch(session: Session, workspace_id: int, batch_id: int) -> ImportBatch:
     """The batch `batch_id` of the workspace (fresh from the database), or BatchNotFound."""
     missing = BatchNotFound(f"There is no upload {batch_id} in this workspace.")
