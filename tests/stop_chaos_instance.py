@@ -48,13 +48,12 @@ class Instance:
         """Once the schema is there: an admin with an API token, and the tiny model with a dataset."""
         if self.token is not None:
             return
-        from app.auth.api_tokens import create_api_token
         from app.db import session_scope
-        from tests.auth_helpers import make_user
+        from tests.auth_helpers import api_token, make_user
 
         clear_caches()
         with session_scope() as session:
-            self.token, _ = create_api_token(session, make_user(session, "admin"), "stop chaos")
+            self.token, _ = api_token(session, make_user(session, "admin"), "stop chaos")
 
     def start_run(self) -> int:
         """Queue a training run of the tiny model (a few seconds of training) as the Start button does."""
