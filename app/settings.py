@@ -126,6 +126,22 @@ class Settings(BaseSettings):
     # they do (e.g. containers on one host sharing the data folder); false says workers run elsewhere.
     single_host: bool | None = None
 
+    @field_validator("outbound_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """Fail at start-up on a range that is not one (a typo must not surface at the first webhook)."""
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part)
+            except ValueError as exc:
+                raise ValueError(f"“{part}” is not an address range such as 10.20.0.0/16: {exc}") from None
+        return value
+
+    @property
+    def outbound_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The internal ranges webhooks may go to on purpose."""
+        return [ipaddress.ip_network(p.strip()) for p in self.outbound_allow_networks.split(",") if p.strip()]
+
     @field_validator("data_dir", "model_cache_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

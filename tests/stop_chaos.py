@@ -185,6 +185,17 @@ def one_stop(instance: Instance, target: str, how: str, tally: Tally) -> None:
         state = "starting" if target == "migrating" else target
     else:
         state = instance.busy()
+    stop_and_record(instance, process, since, ("run", state, how), tally)
+    if worker is not None:
+        worker.join(timeout=60)
+
+
+def stop_and_record(
+    instance: Instance, process: subprocess.Popen, since: int, what: tuple[str, str, str], tally: Tally
+) -> None:
+    """Stop `process` as `what` = (name, state, how) says: SIGTERM or SIGINT to its process group, SIGKILL to
+    the process itself; wait until the data folder's processes are gone, and record the stop."""
+    name, state, how = what
     began = time.monotonic()
     if how == "SIGKILL":
         process.kill()
@@ -193,10 +204,8 @@ def one_stop(instance: Instance, target: str, how: str, tally: Tally) -> None:
     seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-    if worker is not None:
-        worker.join(timeout=60)
     log = instance.log.read_bytes()[since:]
-    tally.stops.append(Stop.seen("run", state, how, seconds, left, instance.data_dir, log))
+    tally.stops.append(Stop.seen(name, state, how, seconds, left, instance.data_dir, log))
 
 
 def finish(instance: Instance, tally: Tally, timeout: float = 180) -> list[str]:
@@ -210,12 +219,7 @@ def finish(instance: Instance, tally: Tally, timeout: float = 180) -> list[str]:
     except AssertionError:
         problems.append(f"work not finished after the last start ({instance.busy()})")
     problems += instance.failures()
-    began = time.monotonic()
-    os.killpg(process.pid, signal.SIGTERM)
-    seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
-    process.wait(timeout=10)
-    log = instance.log.read_bytes()[since:]
-    tally.stops.append(Stop.seen("run", "finished", "SIGTERM", seconds, left, instance.data_dir, log))
+    stop_and_record(instance, process, since, ("run", "finished", "SIGTERM"), tally)
     return problems
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT, clear_caches, wait_for
 from tests.live_server import LASTMILE
-from tests.stop_chaos import MARGIN_SECONDS, Stop, Tally, as_a_terminal, wait_gone
+from tests.stop_chaos import Tally, as_a_terminal, stop_and_record, wait_gone
 from tests.stop_chaos_instance import Instance, lastmile_env
 
 INGEST_TARGETS = ("idle", "importing", "fork server dead", "fork server hung")
@@ -101,13 +101,7 @@ def worker_stop(instance: Instance, queues: str, target: str, how: str, tally: T
     process, since = spawn_worker(instance, queues)
     (_bring_ingest if queues == "ingest" else _bring_training)(instance, target)
     state = target if target.startswith("fork server") else instance.busy()
-    began = time.monotonic()
-    os.killpg(process.pid, getattr(signal, how))
-    seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-    log = instance.log.read_bytes()[since:]
-    tally.stops.append(Stop.seen(f"{queues} worker", state, how, seconds, left, instance.data_dir, log))
+    stop_and_record(instance, process, since, (f"{queues} worker", state, how), tally)
 
 
 def finish_worker(instance: Instance, queues: str, tally: Tally, timeout: float = 180) -> list[str]:
@@ -119,13 +113,7 @@ def finish_worker(instance: Instance, queues: str, tally: Tally, timeout: float 
     except AssertionError:
         problems.append(f"{queues} worker: work not finished after the last start ({instance.busy()})")
     problems += instance.failures()
-    began = time.monotonic()
-    os.killpg(process.pid, signal.SIGTERM)
-    seconds, left = wait_gone(instance.data_dir, began, instance.stop_seconds + MARGIN_SECONDS)
-    process.wait(timeout=10)
-    log = instance.log.read_bytes()[since:]
-    name = f"{queues} worker"
-    tally.stops.append(Stop.seen(name, "finished", "SIGTERM", seconds, left, instance.data_dir, log))
+    stop_and_record(instance, process, since, (f"{queues} worker", "finished", "SIGTERM"), tally)
     return problems
 
 

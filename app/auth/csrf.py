@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import api_tokens
 from app.auth.deps import INVALID_TOKEN, bearer_token, request_session
@@ -19,7 +20,6 @@ from app.auth.errors import CsrfFailed, NotAuthenticated, is_api_path
 from app.auth.sessions import SESSION_COOKIE, forwarded_value, is_https
 from app.auth.tokens import random_token, same
 from app.db import get_session
-from app.models import AuthSession
 
 CSRF_COOKIE = "lastmile_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -70,21 +70,17 @@ def origin_ok(request: Request) -> bool:
     return origin.strip().lower() == own_origin(request)
 
 
-def loaded_session(request: Request, session: Session = Depends(get_session)) -> AuthSession | None:
-    """The request's browser session, loaded in the thread pool (database work stays off the event loop)."""
-    return request_session(request, session)
+def is_multipart(request: Request) -> bool:
+    """Whether the request's body is a multipart form (an upload)."""
+    return request.headers.get("content-type", "").lower().startswith(MULTIPART)
 
 
 async def sent_token(request: Request) -> str | None:
-    """The token the request carries: the header, or the form field of a urlencoded form post."""
+    """The token a request other than an upload carries: the header, or a urlencoded form's field."""
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith(MULTIPART):
-        # Uploads may be large: checked before a byte of them is read or spooled.
-        return request.query_params.get(CSRF_FIELD)
-    if content_type.startswith(URLENCODED):
+    if request.headers.get("content-type", "").lower().startswith(URLENCODED):
         # Starlette caches the parsed form on the request, so the route reads this same form.
         form = await request.form()
         value = form.get(CSRF_FIELD)
@@ -92,36 +88,42 @@ async def sent_token(request: Request) -> str | None:
     return None
 
 
-def valid_bearer(request: Request, session: Session = Depends(get_session)) -> bool:
-    """Whether the request carries a live API token (401 for a bad one on the JSON API)."""
+def refusal(request: Request, session: Session, sent: str | None, signed_in_only: bool) -> Exception | None:
+    """Why a state-changing request is refused (NotAuthenticated or CsrfFailed), or None when it may go on.
+
+    `signed_in_only`: an upload, checked before its body is read, needs a live token or a signed-in browser
+    (a pre-session token would let anyone have a large body spooled before the route refuses them).
+    """
     raw = bearer_token(request)
-    if raw is None:
-        return False
-    if raw and api_tokens.authenticate_token(session, raw) is not None:
-        return True
-    if is_api_path(request.url.path):
-        raise NotAuthenticated(INVALID_TOKEN)
-    return False
-
-
-async def csrf_protect(
-    request: Request,
-    auth_session: AuthSession | None = Depends(loaded_session),
-    by_token: bool = Depends(valid_bearer),
-) -> None:
-    """Global dependency: refuse state-changing requests without the right token or from another site."""
-    if request.method not in UNSAFE_METHODS or by_token:
-        return
-    if auth_session is None and is_api_path(request.url.path):
-        # The API is for tokens and signed-in browsers: anyone else is told to authenticate (401), not
-        # that a form expired.
-        raise NotAuthenticated()
+    api = is_api_path(request.url.path)
+    if raw is not None:
+        if raw and api_tokens.authenticate_token(session, raw) is not None:
+            return None
+        if api or signed_in_only:
+            return NotAuthenticated(INVALID_TOKEN)
+    auth_session = request_session(request, session)
+    if auth_session is None and (api or signed_in_only):
+        # The API and uploads are for tokens and signed-in browsers: anyone else is told to authenticate
+        # (401 or the sign-in page), not that a form expired.
+        return NotAuthenticated()
     if not origin_ok(request):
-        raise CsrfFailed()
+        return CsrfFailed()
     expected = auth_session.csrf_token if auth_session else request.cookies.get(CSRF_COOKIE)
-    if same(await sent_token(request), expected):
-        return
+    if same(sent, expected):
+        return None
     if auth_session is None and request.cookies.get(SESSION_COOKIE):
         # The session ended while the page was open: sign in again rather than "form expired".
-        raise NotAuthenticated()
-    raise CsrfFailed()
+        return NotAuthenticated()
+    return CsrfFailed()
+
+
+async def csrf_protect(request: Request, session: Session = Depends(get_session)) -> None:
+    """Global dependency: refuse state-changing requests without the right token or from another site."""
+    # Uploads were judged by MultipartCsrfGate (app/auth/multipart_gate.py) before their body was read.
+    if request.method not in UNSAFE_METHODS or is_multipart(request):
+        return
+    sent = await sent_token(request)
+    # Database work stays off the event loop.
+    refused = await run_in_threadpool(refusal, request, session, sent, False)
+    if refused is not None:
+        raise refused

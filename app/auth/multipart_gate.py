@@ -1,8 +1,8 @@
 """CSRF for multipart bodies, checked before a byte of the body is read.
 
 FastAPI parses a route's form (and spools its files to disk) before it runs any dependency, so the
-global CSRF dependency would see an upload only after it was taken in whole. This middleware refuses a
-multipart request that carries no valid API token and no right CSRF token (header or query string) first.
+global CSRF dependency would see an upload only after it was taken in whole. This middleware makes the same
+decision (app.auth.csrf.refusal) for multipart requests first, and the dependency leaves them to it.
 """
 
 from anyio import to_thread
@@ -10,32 +10,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth import api_tokens
-from app.auth.csrf import CSRF_FIELD, CSRF_HEADER, MULTIPART, UNSAFE_METHODS, origin_ok
-from app.auth.deps import INVALID_TOKEN, bearer_token
-from app.auth.errors import CsrfFailed, NotAuthenticated
+from app.auth.csrf import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, is_multipart, refusal
+from app.auth.errors import NotAuthenticated
 from app.auth.handlers import forbidden_handler, not_authenticated_handler
-from app.auth.sessions import SESSION_COOKIE, load_session
-from app.auth.tokens import same
 from app.db import get_sessionmaker
 
 
-def refusal(request: Request) -> Response | None:
-    """None when the request may send its multipart body; else the answer that refuses it (the same the
-    routes would give: 401 or a sign-in redirect, 403 "form expired")."""
-    raw = bearer_token(request)
+def upload_refusal(scope: Scope) -> Response | None:
+    """None when the upload may send its body; else the answer the routes would give (401 or the sign-in
+    page, 403 "form expired"). The token is the header's, or from a plain form, the query string's."""
+    # A request state of its own: the browser session loaded here belongs to this short database session.
+    request = Request({**scope, "state": {}})
+    sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FIELD)
     with get_sessionmaker()() as session:
-        if raw is not None:
-            if raw and api_tokens.authenticate_token(session, raw) is not None:
-                return None
-            return not_authenticated_handler(request, NotAuthenticated(INVALID_TOKEN))
-        auth_session = load_session(session, request.cookies.get(SESSION_COOKIE))
-        if auth_session is None:
-            return not_authenticated_handler(request, NotAuthenticated())
-        sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FIELD)
-        if origin_ok(request) and same(sent, auth_session.csrf_token):
-            return None
-    return forbidden_handler(request, CsrfFailed())
+        refused = refusal(request, session, sent, signed_in_only=True)
+    if refused is None:
+        return None
+    handler = not_authenticated_handler if isinstance(refused, NotAuthenticated) else forbidden_handler
+    return handler(request, refused)
 
 
 class MultipartCsrfGate:
@@ -46,11 +38,9 @@ class MultipartCsrfGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse an unauthorised multipart request at once; pass everything else on."""
-        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
-            request = Request(scope)
-            if request.headers.get("content-type", "").lower().startswith(MULTIPART):
-                refused = await to_thread.run_sync(refusal, request)
-                if refused is not None:
-                    await refused(scope, receive, send)
-                    return
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and is_multipart(Request(scope)):
+            refused = await to_thread.run_sync(upload_refusal, scope)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
         await self.app(scope, receive, send)

@@ -44,15 +44,6 @@ def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
     return address.ipv4_mapped or address.sixtofour
 
 
-def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The ranges an admin allowed although they are not public."""
-    return [
-        ipaddress.ip_network(n.strip())
-        for n in get_settings().outbound_allow_networks.split(",")
-        if n.strip()
-    ]
-
-
 def is_public(address: Address) -> bool:
     """Whether an address is on the public internet (judged by the IPv4 it carries, when it carries one)."""
     inner = _embedded_ipv4(address)
@@ -83,7 +74,7 @@ def check_url(url: str) -> Target:
         raise OutboundRefused("Put no user name or password in the address; use a token in its path instead.")
     host = parts.hostname
     addresses = _resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
-    allowed = _allowed_networks()
+    allowed = get_settings().outbound_networks
     for address in addresses:
         if not is_public(address) and not any(address in network for network in allowed):
             raise OutboundRefused(
