@@ -98,6 +98,8 @@ def acquire_lease(session: Session, run_id: int, owner: str, worker: str) -> Run
             _fail_exhausted(session, run)
         return None
     now = utcnow()
+    # Running here means its holder's heartbeat went stale: the delivery takes over before the reaper does.
+    taken_over = run.state == "running"
     won = session.execute(
         update(Run)
         .execution_options(synchronize_session=False)
@@ -123,9 +125,16 @@ def acquire_lease(session: Session, run_id: int, owner: str, worker: str) -> Run
         session.rollback()
         return None
     session.refresh(run)
+    if taken_over:
+        _log(session, run, stopped_message(run.attempt - 1))
     _log(session, run, f"Attempt {run.attempt} started on {worker}.")
     session.commit()
     return run
+
+
+def stopped_message(attempt: int) -> str:
+    """The log line of a run whose worker died during `attempt` (found by the reaper or by a delivery)."""
+    return f"The worker stopped during attempt {attempt}; the run will resume."
 
 
 def _aware(value: datetime) -> datetime:
@@ -247,7 +256,7 @@ def reap_stale_runs(session: Session, stop_holder: Callable[[str], None] | None 
             .values(state="queued", lease_owner=None, status_text=INTERRUPTED_TEXT, published_at=utcnow())
         ).rowcount
         if moved:
-            _log(session, run, f"The worker stopped during attempt {run.attempt}; the run will resume.")
+            _log(session, run, stopped_message(run.attempt))
         session.commit()
         if moved:
             # Published after the commit, so the delivery finds the run queued.
